@@ -1,0 +1,103 @@
+"""One settings object for all of coincast; the only reader of ``os.environ``.
+
+Every field can be set with a ``COINCAST_<FIELD>`` environment variable (or a ``.env``
+file). Functions take a ``Settings`` instance rather than reading globals, so tests build
+their own with a temporary data dir and a loopback CoinGecko.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiPlan", "Settings", "PUBLIC_URL", "PRO_URL"]
+
+PUBLIC_URL = "https://api.coingecko.com/api/v3"
+PRO_URL = "https://pro-api.coingecko.com/api/v3"
+
+# Conservative calls/minute per plan: published figures disagree (keyless roughly 5-15,
+# demo 30-100), so the defaults sit at the low end and a full top-100 refresh never
+# trips a 429. Raise them in settings if your plan allows more.
+DEFAULT_RATE_PER_MINUTE = {"public": 5.0, "demo": 30.0, "pro": 250.0}
+
+
+class ApiPlan(StrEnum):
+    public = "public"
+    demo = "demo"
+    pro = "pro"
+
+
+class Settings(BaseSettings):
+    """coincast configuration (``COINCAST_*``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COINCAST_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("coincast", appauthor=False)),
+        description="Where the SQLite store, models and logs live.",
+    )
+    # CoinGecko
+    coingecko_url: str | None = Field(
+        default=None, description="API base URL; default depends on the plan (pro host for pro)."
+    )
+    coingecko_api_key: SecretStr | None = None
+    coingecko_plan: ApiPlan = ApiPlan.public
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, description="Client-side rate limit; default per plan."
+    )
+    http_timeout: float = Field(default=20.0, gt=0, description="Seconds per HTTP request.")
+    max_retries: int = Field(default=5, ge=0, le=20)
+    backoff_max: float = Field(default=90.0, gt=0, description="Longest wait between retries.")
+    # Cleaning
+    max_gap_days: int = Field(default=3, ge=0, description="Longer gaps split the series.")
+    spike_threshold: float = Field(default=20.0, gt=1, description="Volume spike factor vs MAD.")
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_model_json_bytes: int = Field(default=1_000_000, gt=0)
+    max_weights_bytes: int = Field(default=64_000_000, gt=0)
+    cors_origins: list[str] = Field(default_factory=list)
+    # Training
+    torch_threads: int | None = Field(default=None, ge=1)
+    seed: int = 42
+    # Shared development data (tests and benchmarks only; never shipped or served).
+    shared_dir: Path = Path("../shared")
+
+    @model_validator(mode="after")
+    def _key_matches_plan(self) -> Settings:
+        if self.coingecko_plan is not ApiPlan.public and self.coingecko_api_key is None:
+            from coincast.errors import ConfigError
+
+            raise ConfigError(
+                f"COINCAST_COINGECKO_PLAN is '{self.coingecko_plan}' but no API key is set. "
+                "Set COINCAST_COINGECKO_API_KEY, or use the keyless plan 'public'."
+            )
+        return self
+
+    @cached_property
+    def base_url(self) -> str:
+        """The API host for the plan: pro keys only work on the pro host."""
+        if self.coingecko_url:
+            return self.coingecko_url.rstrip("/")
+        return PRO_URL if self.coingecko_plan is ApiPlan.pro else PUBLIC_URL
+
+    @cached_property
+    def rate_per_minute(self) -> float:
+        if self.requests_per_minute is not None:
+            return self.requests_per_minute
+        return DEFAULT_RATE_PER_MINUTE[self.coingecko_plan.value]
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "coincast.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,49 @@
+"""Fixtures shared by the whole suite: settings on a temp dir, the shared data dir.
+
+Fixtures for real servers live beside the code they serve: ``tests/fakes/coingecko.py``
+(fake CoinGecko on loopback) and ``tests/live_server.py`` (uvicorn in a thread).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coincast.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared")).resolve()
+DAILY_DIR = SHARED_DIR / "data" / "daily"
+FIXTURES_DIR = SHARED_DIR / "fixtures" / "coingecko"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared development data; tests that need it skip with the reason when absent."""
+    if not DAILY_DIR.is_dir():
+        pytest.skip(
+            f"shared data not found at {SHARED_DIR} (set COINCAST_SHARED_DIR to the folder "
+            "holding data/daily/*.csv and fixtures/coingecko/)"
+        )
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def daily_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "daily"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir(shared_dir: Path) -> Path:
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(f"CoinGecko fixtures not found at {FIXTURES_DIR}")
+    return FIXTURES_DIR
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings isolated from the developer's environment: temp data dir, no key."""
+    yield Settings(_env_file=None, data_dir=tmp_path / "data", shared_dir=SHARED_DIR)  # type: ignore[call-arg]
