@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=20.0, gt=0, description="Seconds per HTTP request.")
     max_retries: int = Field(default=5, ge=0, le=20)
     backoff_max: float = Field(default=90.0, gt=0, description="Longest wait between retries.")
+    # Storage
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata database; default SQLite in data_dir.",
+    )
     # Cleaning
     max_gap_days: int = Field(default=3, ge=0, description="Longer gaps split the series.")
     spike_threshold: float = Field(default=20.0, gt=1, description="Volume spike factor vs MAD.")
@@ -97,6 +102,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "coincast.sqlite3"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
 
     @property
     def models_dir(self) -> Path:

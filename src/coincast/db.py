@@ -1,0 +1,52 @@
+"""The metadata database: one SQLAlchemy engine, one ``MetaData`` for every table.
+
+SQLAlchemy Core (not the ORM): the tables are plain rows, the queries are explicit, and
+the same schema runs on SQLite (embedded default) and PostgreSQL (``COINCAST_DATABASE_URL``)
+without a rewrite. Each module that owns tables declares them on ``metadata`` and calls
+``create_tables`` for its own tables before first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, event
+
+from coincast.settings import Settings
+
+__all__ = ["metadata", "make_engine", "create_tables"]
+
+metadata = MetaData()
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """WAL lets readers run while a refresh writes; foreign keys are off by default."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(settings: Settings) -> Engine:
+    """One engine per database URL per process (engines hold the connection pool)."""
+    url = settings.sqlalchemy_url
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            if url.startswith("sqlite"):
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(url, connect_args={"check_same_thread": False})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(url, pool_pre_ping=True)
+            _engines[url] = engine
+        return engine
+
+
+def create_tables(engine: Engine, tables: list[Table]) -> None:
+    metadata.create_all(engine, tables=tables, checkfirst=True)
