@@ -14,7 +14,8 @@ def test_core_imports_no_server_or_cli() -> None:
         "for m in ('coincast', 'coincast.errors', 'coincast.settings', 'coincast.model.lstm'):\n"
         "    importlib.import_module(m)\n"
         "try:\n    importlib.import_module('coincast.api')\nexcept ModuleNotFoundError:\n    pass\n"
-        f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r} or m in {FORBIDDEN!r}]\n"
+        f"bad = [m for m in sys.modules\n"
+        f"       if m.split('.')[0] in {FORBIDDEN!r} or m in {FORBIDDEN!r}]\n"
         "print(','.join(sorted(bad)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

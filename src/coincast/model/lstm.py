@@ -50,7 +50,7 @@ def keras_init_(model: LSTMRegressor, generator: torch.Generator | None = None) 
     bias of 1 goes into ``bias_ih`` only, so the exported (summed) bias is exactly 1.
     """
     with torch.no_grad():
-        for layer in model.lstm:
+        for layer in model.lstm_layers():
             u = layer.hidden_size
             nn.init.xavier_uniform_(layer.weight_ih_l0, generator=generator)
             nn.init.orthogonal_(layer.weight_hh_l0, generator=generator)
@@ -81,7 +81,12 @@ class LSTMRegressor(nn.Module):
         for layer in self.lstm:
             h, _ = layer(h)  # [batch, window, units]
             h = self.dropout(h)
-        return self.head(h[:, -1, :]).squeeze(-1)
+        out: torch.Tensor = self.head(h[:, -1, :]).squeeze(-1)
+        return out
+
+    def lstm_layers(self) -> list[nn.LSTM]:
+        """The LSTM layers, typed (``nn.ModuleList`` items are plain ``Module`` to mypy)."""
+        return [layer for layer in self.lstm if isinstance(layer, nn.LSTM)]
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
