@@ -52,11 +52,12 @@ def keras_init_(model: LSTMRegressor, generator: torch.Generator | None = None) 
     with torch.no_grad():
         for layer in model.lstm_layers():
             u = layer.hidden_size
-            nn.init.xavier_uniform_(layer.weight_ih_l0, generator=generator)
-            nn.init.orthogonal_(layer.weight_hh_l0, generator=generator)
-            layer.bias_ih_l0.zero_()
-            layer.bias_hh_l0.zero_()
-            layer.bias_ih_l0[u : 2 * u] = 1.0
+            weight_ih, weight_hh, bias_ih, bias_hh = layer.all_weights[0]
+            nn.init.xavier_uniform_(weight_ih, generator=generator)
+            nn.init.orthogonal_(weight_hh, generator=generator)
+            bias_ih.zero_()
+            bias_hh.zero_()
+            bias_ih[u : 2 * u] = 1.0
         nn.init.xavier_uniform_(model.head.weight, generator=generator)
         model.head.bias.zero_()
 
