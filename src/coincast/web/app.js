@@ -1,0 +1,153 @@
+// Entry point: sign-in, coin picker and history chart; the other sections live in their
+// own modules (train.js, forecast.js, library.js) and share `state`.
+
+import { ApiError, getToken, normaliseHistory, paths, request, setToken } from "./api.js";
+import { historyChart, pointsDrawn } from "./charts.js";
+import { initForecast } from "./forecast.js";
+import { initLibrary, loadLibrary } from "./library.js";
+import { state } from "./state.js";
+import { initTraining, onCoinChanged } from "./train.js";
+import { $, clearError, el, fmtCompact, fmtUsd, showError } from "./ui.js";
+
+const t0 = performance.now();
+
+async function whoAmI() {
+  const who = $("#who");
+  try {
+    const me = await request(paths.me());
+    state.user = me.user;
+    state.mode = me.mode || (getToken() ? "token" : "local");
+    who.textContent = state.mode === "local" ? `Local mode (${me.user})` : `Signed in as ${me.user}`;
+    who.dataset.state = state.mode;
+    $("#signout").hidden = !getToken();
+    $("#token").hidden = Boolean(getToken());
+    return true;
+  } catch (err) {
+    state.user = null;
+    who.textContent = "Not signed in";
+    who.dataset.state = "none";
+    $("#signout").hidden = true;
+    $("#token").hidden = false;
+    if (err instanceof ApiError && err.status === 401) {
+      showError(
+        new ApiError("AuthError", `${err.message} Paste a token from \`coincast users add NAME\` above.`),
+      );
+    } else {
+      showError(err);
+    }
+    return false;
+  }
+}
+
+function bindSignIn() {
+  $("#signin").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const token = $("#token").value.trim();
+    if (!token) return;
+    setToken(token);
+    $("#token").value = "";
+    clearError();
+    if (await whoAmI()) {
+      loadLibrary();
+    } else {
+      setToken("");
+    }
+  });
+  $("#signout").addEventListener("click", async () => {
+    setToken("");
+    await whoAmI();
+    loadLibrary();
+  });
+  $("#banner-close").addEventListener("click", clearError);
+}
+
+function renderCoins() {
+  const q = $("#coin-search").value.trim().toLowerCase();
+  const rows = state.coins.filter(
+    (c) => !q || c.id.includes(q) || c.name.toLowerCase().includes(q) || c.symbol.toLowerCase().includes(q),
+  );
+  const tbody = $("#coin-table tbody");
+  tbody.replaceChildren(
+    ...rows.map((c) =>
+      el(
+        "tr",
+        {
+          dataset: { coin: c.id },
+          class: c.id === state.coin ? "selected" : "",
+          tabindex: "0",
+          onclick: () => selectCoin(c.id),
+          onkeydown: (ev) => ev.key === "Enter" && selectCoin(c.id),
+        },
+        el("td", {}, c.volume_rank ?? c.rank ?? ""),
+        el("td", {}, el("strong", {}, c.name), " ", el("span", { class: "muted" }, c.symbol.toUpperCase())),
+        el("td", { class: "num" }, fmtUsd(c.current_price)),
+        el("td", { class: "num" }, fmtCompact(c.total_volume)),
+      ),
+    ),
+  );
+  $("#coin-status").textContent = rows.length
+    ? `${rows.length} of ${state.coins.length} coins, by 24 h volume.`
+    : `No coin matches “${q}”.`;
+}
+
+async function loadCoins() {
+  const start = performance.now();
+  try {
+    const body = await request(paths.coins(100));
+    state.coins = Array.isArray(body) ? body : body.coins || [];
+    state.timings.coins = performance.now() - start;
+    renderCoins();
+  } catch (err) {
+    $("#coin-status").textContent = "Could not load the coin list.";
+    showError(err, "Loading coins");
+  }
+}
+
+function drawHistory() {
+  if (!state.history) return;
+  state.charts.history = historyChart($("#history-chart"), state.history, { log: $("#log-scale").checked });
+  $("#history").dataset.points = String(pointsDrawn(state.charts.history));
+}
+
+export async function selectCoin(id) {
+  state.coin = id;
+  renderCoins();
+  const coin = state.coins.find((c) => c.id === id);
+  $("#history-coin").textContent = coin ? `— ${coin.name}` : `— ${id}`;
+  $("#history").dataset.state = "loading";
+  const start = performance.now();
+  try {
+    state.history = normaliseHistory(await request(paths.history(id)));
+    state.timings.history = performance.now() - start;
+    if (!state.history.dates.length) {
+      throw new ApiError("NoDataError", `The server holds no history for ${id} yet.`);
+    }
+    clearError();
+    drawHistory();
+    $("#history").dataset.state = "ready";
+    onCoinChanged();
+  } catch (err) {
+    state.history = null;
+    $("#history").dataset.state = "error";
+    $("#history-chart").replaceChildren(el("p", { class: "empty" }, "No chart: see the message above."));
+    showError(err, "Loading history");
+  }
+}
+
+async function main() {
+  bindSignIn();
+  $("#coin-search").addEventListener("input", renderCoins);
+  $("#log-scale").addEventListener("change", drawHistory);
+  document.addEventListener("coincast:select-coin", (ev) => {
+    if (ev.detail !== state.coin || !state.history) selectCoin(ev.detail);
+  });
+  initTraining();
+  initForecast();
+  initLibrary();
+  const ok = await whoAmI();
+  await Promise.all([loadCoins(), loadLibrary()]);
+  state.timings.pageReady = performance.now() - t0;
+  document.body.dataset.ready = "true";
+}
+
+main();

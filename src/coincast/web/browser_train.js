@@ -1,0 +1,231 @@
+// Train the paper model in the browser with TensorFlow.js and save it to the server.
+//
+// TF.js (1.5 MB) is loaded only when someone chooses browser training, so the first page
+// load stays light. The model is the paper design, layer for layer the one the server
+// trains: LSTM(50) → Dense(1) on 30-day windows of min-max scaled price and volume, with
+// recurrentActivation "sigmoid" because TF.js defaults to hard sigmoid and PyTorch's LSTM
+// uses the true sigmoid (otherwise the server would compute a different function).
+
+import { ApiError, authHeaders, paths, url } from "./api.js";
+
+let tfReady = null;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new ApiError("BrowserTraining", `Could not load ${src} from this server.`));
+    document.head.append(s);
+  });
+}
+
+// WebGL is fastest on a real GPU; on a software rasteriser (SwiftShader, llvmpipe — e.g.
+// headless or GPU-less machines) the WASM backend is several times faster for an LSTM.
+function webglIsHardware() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2") ||
+      document.createElement("canvas").getContext("webgl");
+    if (!gl) return false;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const renderer = info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+    return !/swiftshader|llvmpipe|software|basic render/i.test(String(renderer));
+  } catch {
+    return false;
+  }
+}
+
+export function loadTf() {
+  if (tfReady) return tfReady;
+  tfReady = (async () => {
+    await loadScript("vendor/tf.min.js");
+    await loadScript("vendor/tf-backend-wasm.min.js");
+    const tf = window.tf;
+    tf.wasm.setWasmPaths(new URL("vendor/", document.baseURI).href);
+    const wanted = new URLSearchParams(location.search).get("backend");
+    const order = wanted ? [wanted] : webglIsHardware() ? ["webgl", "wasm", "cpu"] : ["wasm", "webgl", "cpu"];
+    for (const name of order) {
+      try {
+        if (await tf.setBackend(name)) break;
+      } catch {
+        /* try the next backend */
+      }
+    }
+    await tf.ready();
+    return tf;
+  })();
+  tfReady.catch(() => {
+    tfReady = null;
+  });
+  return tfReady;
+}
+
+// history: {dates, price, volume}; returns scaled windows and everything metadata needs.
+// The scaler is fitted on the training part only: the validation period's highs would
+// otherwise leak into training.
+export function prepare(history, window, valFraction = 0.2) {
+  const n = history.price.length;
+  const nTargets = n - window;
+  if (nTargets < 10) {
+    throw new ApiError(
+      "InsufficientHistoryError",
+      `This coin has ${n} days of history; a ${window}-day window needs at least ${window + 10}. ` +
+        "Choose a shorter window or a coin with more history.",
+    );
+  }
+  const nVal = Math.max(1, Math.floor(nTargets * valFraction));
+  const nTrain = nTargets - nVal;
+  const trainEnd = window + nTrain; // days [0, trainEnd) feed training inputs and targets
+  const features = [history.price, history.volume];
+  const mins = features.map((f) => Math.min(...f.slice(0, trainEnd)));
+  const maxs = features.map((f) => Math.max(...f.slice(0, trainEnd)));
+  const scale = (k, v) => (v - mins[k]) / (maxs[k] - mins[k] || 1);
+  const scaled = features.map((f, k) => f.map((v) => scale(k, v)));
+  const xs = [];
+  const ys = [];
+  for (let t = window; t < n; t += 1) {
+    const w = [];
+    for (let i = t - window; i < t; i += 1) w.push([scaled[0][i], scaled[1][i]]);
+    xs.push(w);
+    ys.push(scaled[0][t]);
+  }
+  return { xs, ys, nTrain, nVal, mins, maxs, window, trainEnd };
+}
+
+export function buildPaperModel(tf, window, units = 50, lr = 1e-3) {
+  const model = tf.sequential();
+  model.add(tf.layers.lstm({ units, inputShape: [window, 2], recurrentActivation: "sigmoid" }));
+  model.add(tf.layers.dense({ units: 1 }));
+  model.compile({ optimizer: tf.train.adam(lr), loss: "meanSquaredError" });
+  return model;
+}
+
+// Times two real training steps (the first compiles kernels) so the estimate reflects
+// this device and backend, not a guess.
+export async function estimateSeconds(history, params) {
+  const tf = await loadTf();
+  const data = prepare(history, params.window);
+  const model = buildPaperModel(tf, params.window, params.units, params.lr);
+  const bs = Math.min(params.batchSize, data.nTrain);
+  const x = tf.tensor3d(data.xs.slice(0, bs));
+  const y = tf.tensor2d(data.ys.slice(0, bs), [bs, 1]);
+  try {
+    await model.trainOnBatch(x, y);
+    const t0 = performance.now();
+    await model.trainOnBatch(x, y);
+    const perBatch = (performance.now() - t0) / 1000;
+    const batches = Math.ceil(data.nTrain / params.batchSize);
+    return { seconds: perBatch * batches * params.epochs, backend: tf.getBackend(), windows: data.nTrain };
+  } finally {
+    tf.dispose([x, y]);
+    model.dispose();
+  }
+}
+
+function rmse(a, b) {
+  let s = 0;
+  for (let i = 0; i < a.length; i += 1) s += (a[i] - b[i]) ** 2;
+  return Math.sqrt(s / a.length);
+}
+
+function mape(pred, truth) {
+  let s = 0;
+  for (let i = 0; i < pred.length; i += 1) s += Math.abs((pred[i] - truth[i]) / truth[i]);
+  return (100 * s) / pred.length;
+}
+
+// One-day-ahead metrics on the validation days, in USD, beside the naive guess
+// (tomorrow = today), which is what every coincast metric is compared with.
+function evaluate(tf, model, data, history) {
+  const { xs, nTrain, mins, maxs, window } = data;
+  const xv = tf.tensor3d(xs.slice(nTrain));
+  const scaledPred = Array.from(model.predict(xv).dataSync());
+  xv.dispose();
+  const pred = scaledPred.map((v) => v * (maxs[0] - mins[0]) + mins[0]);
+  const first = window + nTrain;
+  const truth = history.price.slice(first);
+  const naive = history.price.slice(first - 1, -1);
+  return {
+    rmse: rmse(pred, truth),
+    mape: mape(pred, truth),
+    naive_rmse: rmse(naive, truth),
+    naive_mape: mape(naive, truth),
+    n_days: truth.length,
+  };
+}
+
+// userDefinedMetadata for the server: what a forecast needs besides the weights.
+export function browserMetadata({ coin, history, data, params, metrics, backend }) {
+  return {
+    coin,
+    preset: "paper",
+    features: ["price", "volume"],
+    window: data.window,
+    target: "level",
+    scaler: { min: data.mins, max: data.maxs, columns: ["price", "volume"] },
+    data_range: { start: history.dates[0], end: history.dates[history.dates.length - 1] },
+    train_end: history.dates[data.trainEnd - 1],
+    epochs: params.epochs,
+    batch_size: params.batchSize,
+    lr: params.lr,
+    metrics,
+    trained_in: `browser (TensorFlow.js ${window.tf.version.tfjs}, ${backend})`,
+  };
+}
+
+// Trains and saves; onEpoch gets EpochReport-shaped objects. Returns the server's answer
+// to the upload (the new version).
+export async function trainInBrowser({ coin, history, params, name, user, onEpoch, cancel }) {
+  const tf = await loadTf();
+  const data = prepare(history, params.window);
+  const model = buildPaperModel(tf, params.window, params.units, params.lr);
+  const x = tf.tensor3d(data.xs.slice(0, data.nTrain));
+  const y = tf.tensor2d(data.ys.slice(0, data.nTrain), [data.nTrain, 1]);
+  const xv = tf.tensor3d(data.xs.slice(data.nTrain));
+  const yv = tf.tensor2d(data.ys.slice(data.nTrain), [data.nVal, 1]);
+  const t0 = performance.now();
+  try {
+    await model.fit(x, y, {
+      epochs: params.epochs,
+      batchSize: params.batchSize,
+      shuffle: true,
+      validationData: [xv, yv],
+      callbacks: {
+        onEpochEnd: async (epoch, logs) => {
+          const elapsed = (performance.now() - t0) / 1000;
+          const done = epoch + 1;
+          onEpoch({
+            epoch: done,
+            epochs: params.epochs,
+            loss: logs.loss,
+            val_loss: logs.val_loss,
+            elapsed_s: elapsed,
+            eta_s: (elapsed / done) * (params.epochs - done),
+          });
+          if (cancel.cancelled) model.stopTraining = true;
+          await tf.nextFrame();
+        },
+      },
+    });
+    if (cancel.cancelled) {
+      throw new ApiError("TrainingCancelledError", "Training was cancelled; nothing was saved.");
+    }
+    const metrics = evaluate(tf, model, data, history);
+    const backend = tf.getBackend();
+    model.setUserDefinedMetadata(browserMetadata({ coin, history, data, params, metrics, backend }));
+    let result;
+    try {
+      result = await model.save(
+        tf.io.http(url(paths.model(user, name)), { requestInit: { method: "POST", headers: authHeaders() } }),
+      );
+    } catch (err) {
+      throw new ApiError("BrowserTraining", `The model trained, but saving it failed: ${err.message}`);
+    }
+    const response = result.responses && result.responses[0];
+    const saved = response && response.ok ? await response.json().catch(() => null) : null;
+    return { saved, metrics };
+  } finally {
+    tf.dispose([x, y, xv, yv]);
+    model.dispose();
+  }
+}

@@ -1,0 +1,97 @@
+// Forecast section: run a stored version's forecast on the server and show it as a chart
+// (history, forecast, interval band, naive line), a table and the skill in plain words.
+
+import { ApiError, normaliseHistory, paths, request } from "./api.js";
+import { forecastChart, pointsDrawn } from "./charts.js";
+import { state } from "./state.js";
+import { $, clearError, el, fmtUsd, showError } from "./ui.js";
+
+export function useModel(name, version, coin) {
+  state.model = { name, version, coin };
+  $("#forecast-model").textContent = `— ${name} v${version}${coin ? ` (${coin})` : ""}`;
+  $("#forecast-run").disabled = false;
+  $("#forecast").dataset.model = `${name}@${version}`;
+}
+
+// The server sends columns (dates, forecast, lower, upper, naive) or rows; the chart and
+// table want columns.
+function columns(body) {
+  const rows = Array.isArray(body.rows) ? body.rows : Array.isArray(body.forecast) && typeof body.forecast[0] === "object" ? body.forecast : null;
+  if (!rows) return body;
+  const pick = (k) => rows.map((r) => r[k] ?? null);
+  return { ...body, dates: pick("date"), forecast: pick("forecast"), lower: pick("lower"), upper: pick("upper"), naive: pick("naive") };
+}
+
+// Plain words for "does the model beat tomorrow = today?", from the backtest metrics
+// unless the server already wrote the sentence.
+export function skillSentence(body) {
+  if (body.skill_summary || body.summary) return body.skill_summary || body.summary;
+  const m = body.metrics || {};
+  const model = m.rmse ?? m.model_rmse;
+  const naive = m.naive_rmse;
+  if (model == null || naive == null) return "No backtest metrics are stored with this model.";
+  const ratio = model / naive;
+  const pct = Math.abs(1 - ratio) * 100;
+  if (ratio < 0.98) return `On held-out days the model's errors were ${pct.toFixed(0)} % smaller than the naive guess (tomorrow = today).`;
+  if (ratio > 1.02) return `On held-out days the model was ${pct.toFixed(0)} % worse than the naive guess (tomorrow = today): treat this forecast with care.`;
+  return "On held-out days the model did about as well as the naive guess (tomorrow = today).";
+}
+
+function renderTable(res) {
+  const head = el("tr", {}, ...["Date", "Forecast", "Lower", "Upper", "Naive"].map((h) => el("th", {}, h)));
+  $("#forecast-table thead").replaceChildren(head);
+  $("#forecast-table tbody").replaceChildren(
+    ...res.dates.map((d, i) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, d.slice(0, 10)),
+        el("td", { class: "num" }, fmtUsd(res.forecast[i])),
+        el("td", { class: "num" }, fmtUsd(res.lower?.[i])),
+        el("td", { class: "num" }, fmtUsd(res.upper?.[i])),
+        el("td", { class: "num" }, fmtUsd(res.naive?.[i])),
+      ),
+    ),
+  );
+}
+
+async function historyFor(coin) {
+  if (state.history && state.coin === coin) return state.history;
+  return normaliseHistory(await request(paths.history(coin)));
+}
+
+export async function runForecast() {
+  if (!state.model) return;
+  const days = Number($("#forecast-days").value) || 7;
+  const { name, version } = state.model;
+  const start = performance.now();
+  $("#forecast").dataset.state = "loading";
+  $("#forecast-run").disabled = true;
+  try {
+    const res = columns(await request(paths.forecast(state.user, name, version), { method: "POST", body: { days } }));
+    const coin = res.coin || state.model.coin || state.coin;
+    if (!coin) throw new ApiError("NoDataError", "This model does not say which coin it forecasts.");
+    const history = res.history ? { dates: res.history.dates, price: res.history.price } : await historyFor(coin);
+    state.charts.forecast = forecastChart($("#forecast-chart"), history, res);
+    renderTable(res);
+    $("#forecast-skill").textContent = skillSentence(res);
+    if (res.disclaimer) $("#disclaimer").textContent = res.disclaimer;
+    state.lastForecast = res;
+    state.timings.forecast = performance.now() - start;
+    $("#forecast").dataset.points = String(pointsDrawn(state.charts.forecast, 2));
+    $("#forecast").dataset.state = "ready";
+    clearError();
+  } catch (err) {
+    $("#forecast").dataset.state = "error";
+    showError(err, "Forecasting");
+  } finally {
+    $("#forecast-run").disabled = false;
+  }
+}
+
+export function initForecast() {
+  $("#forecast-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    runForecast();
+  });
+}
