@@ -1,0 +1,487 @@
+"""Where the model store keeps its bytes and its rows: two small interfaces, one default each.
+
+A version is two blobs (model.json, weights) plus one metadata row. The registry writes
+the blobs first, under a fresh random key nobody references yet, and only then inserts the
+row in one transaction; a crash in between leaves unreferenced blobs (invisible, removed
+by ``ModelRegistry.collect_garbage``), never a half version. Keeping the two behind
+``BlobStore`` and ``MetadataStore`` lets PostgreSQL + an S3-compatible object store follow
+(issue 8) without touching the registry: an object PUT is atomic, and the SQL below is
+plain SQLAlchemy Core that runs on both SQLite and PostgreSQL.
+
+Default: ``FileBlobStore`` under ``settings.models_dir`` and ``SqlMetadataStore`` on the
+shared ``coincast.db`` engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from coincast.db import create_tables, metadata
+from coincast.errors import InvalidRequestError, ModelNotFoundError, StoreUnavailableError
+
+__all__ = [
+    "BlobStore",
+    "FileBlobStore",
+    "MetadataStore",
+    "SqlMetadataStore",
+    "VersionInfo",
+    "ModelSummary",
+    "NewVersion",
+    "models_table",
+    "model_versions_table",
+]
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})*$")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One immutable stored version. ``etag`` hashes both files, so equal ETags mean equal bytes."""
+
+    user: str
+    name: str
+    version: int
+    created_at: datetime
+    parent_version: int | None
+    metrics: dict[str, Any]
+    etag: str
+    json_sha256: str
+    weights_sha256: str
+    json_size: int
+    weights_size: int
+    json_key: str = field(repr=False)
+    weights_key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    user: str
+    name: str
+    public: bool
+    latest_version: int
+    n_versions: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """What the registry hands the metadata store; the store allocates the number."""
+
+    user: str
+    name: str
+    parent_version: int | None
+    metrics: dict[str, Any]
+    etag: str
+    json_sha256: str
+    weights_sha256: str
+    json_size: int
+    weights_size: int
+    json_key: str
+    weights_key: str
+
+
+class BlobStore(Protocol):
+    """Immutable byte objects by key (``a/b/c`` of safe segments); puts are atomic."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def keys(self) -> Iterator[str]: ...
+
+
+class MetadataStore(Protocol):
+    """Rows describing versions; ``add_version`` allocates the next number atomically."""
+
+    def add_version(self, new: NewVersion) -> VersionInfo: ...
+    def get_version(self, user: str, name: str, version: int | None) -> VersionInfo: ...
+    def list_versions(self, user: str, name: str) -> list[VersionInfo]: ...
+    def list_models(self, user: str) -> list[ModelSummary]: ...
+    def delete_version(self, user: str, name: str, version: int) -> VersionInfo: ...
+    def set_public(self, user: str, name: str, public: bool) -> None: ...
+    def is_public(self, user: str, name: str) -> bool: ...
+    def referenced_keys(self) -> set[str]: ...
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+class FileBlobStore:
+    """Blobs as files: temp file in the same directory, fsync, rename, fsync the directory.
+
+    ``os.replace`` within one directory is atomic on POSIX, so a reader sees the whole file
+    or none; the directory fsync makes the new name survive a power cut before the DB row
+    that points to it is committed.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        if not _KEY_RE.fullmatch(key) or any(p in (".", "..") for p in key.split("/")):
+            raise InvalidRequestError(f"Invalid blob key {key!r}.")
+        return self.root.joinpath(*key.split("/"))
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if path.exists():
+            raise FileExistsError(f"blob {key} already exists; blobs are never overwritten")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"Could not write model file under {self.root}: {exc.strerror or exc}. "
+                "Check that the models directory is writable and the disk is not full."
+            ) from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreUnavailableError(
+                f"The model file {key} is recorded but missing from {self.root}. "
+                "Restore the models directory from a backup, or delete this version."
+            ) from exc
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # Remove now-empty parent directories up to the root (keeps listings tidy).
+        for parent in path.parents:
+            if parent == self.root or self.root not in parent.parents:
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def keys(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob("*"):
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- SQL ---------------------------------------------------------------------------------
+
+models_table = Table(
+    "store_models",
+    metadata,
+    Column("user", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("public", Boolean, nullable=False, default=False),
+    # Highest number ever handed out: numbers are never reused, even after a delete, so a
+    # client holding "v3" can never silently get a different model.
+    Column("last_version", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+model_versions_table = Table(
+    "store_model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user", String(64), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("parent_version", Integer, nullable=True),
+    Column("metrics_json", Text, nullable=False),
+    Column("etag", String(64), nullable=False),
+    Column("json_sha256", String(64), nullable=False),
+    Column("weights_sha256", String(64), nullable=False),
+    Column("json_size", Integer, nullable=False),
+    Column("weights_size", Integer, nullable=False),
+    Column("json_key", String(512), nullable=False),
+    Column("weights_key", String(512), nullable=False),
+    UniqueConstraint("user", "name", "version", name="uq_store_model_version"),
+    ForeignKeyConstraint(["user", "name"], ["store_models.user", "store_models.name"]),
+)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _row_to_info(row: Any) -> VersionInfo:
+    return VersionInfo(
+        user=row.user,
+        name=row.name,
+        version=row.version,
+        created_at=_aware(row.created_at),
+        parent_version=row.parent_version,
+        metrics=json.loads(row.metrics_json),
+        etag=row.etag,
+        json_sha256=row.json_sha256,
+        weights_sha256=row.weights_sha256,
+        json_size=row.json_size,
+        weights_size=row.weights_size,
+        json_key=row.json_key,
+        weights_key=row.weights_key,
+    )
+
+
+class SqlMetadataStore:
+    """Version rows in the shared metadata database (SQLite by default, PostgreSQL later).
+
+    The version number comes from ``UPDATE … SET last_version = last_version + 1 …
+    RETURNING`` inside the insert's transaction: the database serialises concurrent saves,
+    a failed insert rolls the counter back (numbers stay gap-free), and the unique
+    constraint on (user, name, version) is the backstop.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        try:
+            create_tables(engine, [models_table, model_versions_table])
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def add_version(self, new: NewVersion) -> VersionInfo:
+        now = datetime.now(UTC)
+        m, v = models_table, model_versions_table
+        try:
+            with self.engine.begin() as conn:
+                where = and_(m.c.user == new.user, m.c.name == new.name)
+                bumped = conn.execute(
+                    update(m)
+                    .where(where)
+                    .values(last_version=m.c.last_version + 1, updated_at=now)
+                    .returning(m.c.last_version)
+                ).scalar_one_or_none()
+                if bumped is None:
+                    try:
+                        with conn.begin_nested():
+                            conn.execute(
+                                insert(m).values(
+                                    user=new.user,
+                                    name=new.name,
+                                    public=False,
+                                    last_version=1,
+                                    created_at=now,
+                                    updated_at=now,
+                                )
+                            )
+                        number = 1
+                    except IntegrityError:
+                        # Another writer created the model between our UPDATE and INSERT.
+                        number = conn.execute(
+                            update(m)
+                            .where(where)
+                            .values(last_version=m.c.last_version + 1, updated_at=now)
+                            .returning(m.c.last_version)
+                        ).scalar_one()
+                else:
+                    number = int(bumped)
+                if new.parent_version is not None:
+                    self._require_parent(conn, new, number)
+                row = {
+                    "user": new.user,
+                    "name": new.name,
+                    "version": number,
+                    "created_at": now,
+                    "parent_version": new.parent_version,
+                    "metrics_json": json.dumps(new.metrics, sort_keys=True),
+                    "etag": new.etag,
+                    "json_sha256": new.json_sha256,
+                    "weights_sha256": new.weights_sha256,
+                    "json_size": new.json_size,
+                    "weights_size": new.weights_size,
+                    "json_key": new.json_key,
+                    "weights_key": new.weights_key,
+                }
+                conn.execute(insert(v).values(**row))
+                return _row_to_info(_Row(row))
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+    def _require_parent(self, conn: Any, new: NewVersion, number: int) -> None:
+        v = model_versions_table
+        found = conn.execute(
+            select(v.c.version).where(
+                v.c.user == new.user, v.c.name == new.name, v.c.version == new.parent_version
+            )
+        ).first()
+        if found is None or new.parent_version is None or new.parent_version >= number:
+            raise ModelNotFoundError(
+                f"Parent version {new.parent_version} of model '{new.name}' does not exist. "
+                f"List the versions with GET …/models/{new.name} and pass one of them."
+            )
+
+    def get_version(self, user: str, name: str, version: int | None) -> VersionInfo:
+        v = model_versions_table
+        query = select(v).where(v.c.user == user, v.c.name == name)
+        if version is None:
+            query = query.order_by(v.c.version.desc()).limit(1)
+        else:
+            query = query.where(v.c.version == version)
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise _not_found(user, name, version)
+        return _row_to_info(row)
+
+    def list_versions(self, user: str, name: str) -> list[VersionInfo]:
+        v = model_versions_table
+        with self._connect() as conn:
+            rows = conn.execute(
+                select(v).where(v.c.user == user, v.c.name == name).order_by(v.c.version)
+            ).all()
+        if not rows:
+            raise _not_found(user, name, None)
+        return [_row_to_info(r) for r in rows]
+
+    def list_models(self, user: str) -> list[ModelSummary]:
+        from sqlalchemy import func
+
+        m, v = models_table, model_versions_table
+        stats = (
+            select(
+                v.c.name,
+                func.max(v.c.version).label("latest"),
+                func.count().label("n"),
+            )
+            .where(v.c.user == user)
+            .group_by(v.c.name)
+            .subquery()
+        )
+        query = (
+            select(m, stats.c.latest, stats.c.n)
+            .join(stats, stats.c.name == m.c.name)
+            .where(m.c.user == user)
+            .order_by(m.c.name)
+        )
+        with self._connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            ModelSummary(
+                user=r.user,
+                name=r.name,
+                public=bool(r.public),
+                latest_version=int(r.latest),
+                n_versions=int(r.n),
+                created_at=_aware(r.created_at),
+                updated_at=_aware(r.updated_at),
+            )
+            for r in rows
+        ]
+
+    def delete_version(self, user: str, name: str, version: int) -> VersionInfo:
+        v = model_versions_table
+        where = and_(v.c.user == user, v.c.name == name, v.c.version == version)
+        try:
+            with self.engine.begin() as conn:
+                row = conn.execute(select(v).where(where)).first()
+                if row is None:
+                    raise _not_found(user, name, version)
+                conn.execute(delete(v).where(where))
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+        return _row_to_info(row)
+
+    def set_public(self, user: str, name: str, public: bool) -> None:
+        m = models_table
+        try:
+            with self.engine.begin() as conn:
+                done = conn.execute(
+                    update(m)
+                    .where(m.c.user == user, m.c.name == name)
+                    .values(public=public, updated_at=datetime.now(UTC))
+                )
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+        if done.rowcount == 0:
+            raise _not_found(user, name, None)
+
+    def is_public(self, user: str, name: str) -> bool:
+        m = models_table
+        with self._connect() as conn:
+            value = conn.execute(
+                select(m.c.public).where(m.c.user == user, m.c.name == name)
+            ).scalar_one_or_none()
+        return bool(value)
+
+    def referenced_keys(self) -> set[str]:
+        v = model_versions_table
+        with self._connect() as conn:
+            rows = conn.execute(select(v.c.json_key, v.c.weights_key)).all()
+        return {k for r in rows for k in (r.json_key, r.weights_key)}
+
+    def _connect(self) -> Any:
+        try:
+            return self.engine.connect()
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+
+
+class _Row:
+    """Attribute access over the dict we just inserted (same shape as a result row)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _not_found(user: str, name: str, version: int | None) -> ModelNotFoundError:
+    if version is None:
+        return ModelNotFoundError(
+            f"User '{user}' has no model named '{name}'. List the models to see the names."
+        )
+    return ModelNotFoundError(
+        f"Model '{name}' of user '{user}' has no version {version}. "
+        "List its versions, or ask for 'latest'."
+    )
+
+
+def _unavailable(exc: Exception) -> StoreUnavailableError:
+    return StoreUnavailableError(
+        f"The model metadata database is not usable: {exc}. "
+        "Check COINCAST_DATABASE_URL (or the data dir's permissions) and retry."
+    )
