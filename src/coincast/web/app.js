@@ -144,7 +144,7 @@ async function main() {
   initTraining();
   initForecast();
   initLibrary();
-  const ok = await whoAmI();
+  await whoAmI();
   await Promise.all([loadCoins(), loadLibrary()]);
   state.timings.pageReady = performance.now() - t0;
   document.body.dataset.ready = "true";

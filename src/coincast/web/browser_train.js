@@ -61,20 +61,22 @@ export function loadTf() {
 }
 
 // history: {dates, price, volume}; returns scaled windows and everything metadata needs.
-// The scaler is fitted on the training part only: the validation period's highs would
-// otherwise leak into training.
-export function prepare(history, window, valFraction = 0.2) {
+// Split by target day in time order like the server's paper preset: 80 % train, 10 %
+// validation (the val loss curve), 10 % test (the metrics). The scaler is fitted on the
+// training days only: the later periods' highs would otherwise leak into training.
+export function prepare(history, window, valFrac = 0.1, testFrac = 0.1) {
   const n = history.price.length;
   const nTargets = n - window;
-  if (nTargets < 10) {
+  const nTest = Math.max(1, Math.round(nTargets * testFrac));
+  const nVal = Math.max(1, Math.round(nTargets * valFrac));
+  const nTrain = nTargets - nVal - nTest;
+  if (nTrain < 10) {
     throw new ApiError(
       "InsufficientHistoryError",
-      `This coin has ${n} days of history; a ${window}-day window needs at least ${window + 10}. ` +
-        "Choose a shorter window or a coin with more history.",
+      `This coin has ${n} days of history: too few for a ${window}-day window (under 10 ` +
+        "training windows). Choose a shorter window or a coin with more history.",
     );
   }
-  const nVal = Math.max(1, Math.floor(nTargets * valFraction));
-  const nTrain = nTargets - nVal;
   const trainEnd = window + nTrain; // days [0, trainEnd) feed training inputs and targets
   const features = [history.price, history.volume];
   const mins = features.map((f) => Math.min(...f.slice(0, trainEnd)));
@@ -89,7 +91,7 @@ export function prepare(history, window, valFraction = 0.2) {
     xs.push(w);
     ys.push(scaled[0][t]);
   }
-  return { xs, ys, nTrain, nVal, mins, maxs, window, trainEnd };
+  return { xs, ys, nTrain, nVal, nTest, mins, maxs, window, trainEnd };
 }
 
 export function buildPaperModel(tf, window, units = 50, lr = 1e-3) {
@@ -134,15 +136,16 @@ function mape(pred, truth) {
   return (100 * s) / pred.length;
 }
 
-// One-day-ahead metrics on the validation days, in USD, beside the naive guess
+// One-day-ahead metrics on the test days, in USD, beside the naive guess
 // (tomorrow = today), which is what every coincast metric is compared with.
 function evaluate(tf, model, data, history) {
-  const { xs, nTrain, mins, maxs, window } = data;
-  const xv = tf.tensor3d(xs.slice(nTrain));
-  const scaledPred = Array.from(model.predict(xv).dataSync());
-  xv.dispose();
+  const { xs, nTrain, nVal, mins, maxs, window } = data;
+  const xt = tf.tensor3d(xs.slice(nTrain + nVal));
+  const out = model.predict(xt);
+  const scaledPred = Array.from(out.dataSync());
+  tf.dispose([xt, out]);
   const pred = scaledPred.map((v) => v * (maxs[0] - mins[0]) + mins[0]);
-  const first = window + nTrain;
+  const first = window + nTrain + nVal;
   const truth = history.price.slice(first);
   const naive = history.price.slice(first - 1, -1);
   return {
@@ -181,8 +184,9 @@ export async function trainInBrowser({ coin, history, params, name, user, onEpoc
   const model = buildPaperModel(tf, params.window, params.units, params.lr);
   const x = tf.tensor3d(data.xs.slice(0, data.nTrain));
   const y = tf.tensor2d(data.ys.slice(0, data.nTrain), [data.nTrain, 1]);
-  const xv = tf.tensor3d(data.xs.slice(data.nTrain));
-  const yv = tf.tensor2d(data.ys.slice(data.nTrain), [data.nVal, 1]);
+  const valEnd = data.nTrain + data.nVal;
+  const xv = tf.tensor3d(data.xs.slice(data.nTrain, valEnd));
+  const yv = tf.tensor2d(data.ys.slice(data.nTrain, valEnd), [data.nVal, 1]);
   const t0 = performance.now();
   try {
     await model.fit(x, y, {

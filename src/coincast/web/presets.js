@@ -22,6 +22,7 @@ export const FIELDS = [
 export const PRESETS = {
   paper: { window: 30, epochs: 50, units: "50", dropout: 0, batch_size: 32, lr: 0.001, patience: 0 },
   deep: { window: 30, epochs: 100, units: "64, 32", dropout: 0.2, batch_size: 32, lr: 0.001, patience: 10 },
+  shrunk: { window: 30, epochs: 50, units: "50", dropout: 0, batch_size: 32, lr: 0.001, patience: 5 },
 };
 
 // Browser training runs the paper architecture only; these fields do not apply there.
