@@ -1,0 +1,311 @@
+"""``Forecaster``: prepare → train → calibrate → evaluate → forecast, for one coin.
+
+After ``fit`` a forecaster holds the network, the recipe (preset), the scaler, the
+shrink weight and the per-horizon interval widths, all fitted on data *before* the test
+period, plus an evaluation on the test period beside naive. ``metadata()`` is that state
+as plain JSON (it travels inside a TF.js ``model.json``), so ``from_model`` rebuilds a
+forecaster without any pickle and without the original history.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+
+from coincast.errors import DataError, InvalidRequestError, ModelError, ModelFormatError
+from coincast.forecast import baselines
+from coincast.forecast.evaluate import Evaluation, score_paths
+from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
+from coincast.forecast.intervals import conformal_quantiles, extend_quantiles, interval_bounds
+from coincast.forecast.metrics import mase_scale
+from coincast.model.lstm import LSTMRegressor, ModelConfig
+from coincast.model.presets import Preset, get_preset
+from coincast.model.train import CancelToken, OnEpoch, TrainConfig, TrainResult, train_model
+from coincast.prep.dataset import Prepared, contiguous_tail, prepare
+from coincast.prep.scaling import MinMaxScaler
+
+__all__ = ["ALPHA", "EVAL_HORIZON", "INTERVAL_HORIZON", "MAX_DAYS", "Forecaster"]
+
+FORMAT = "coincast.forecaster/1"
+ALPHA = 0.1  # 90 % intervals
+INTERVAL_HORIZON = 30  # horizons calibrated on validation; longer ones scale by √h
+EVAL_HORIZON = 7
+MAX_DAYS = 90
+
+
+def _paths(
+    model: LSTMRegressor, spec: ForecastSpec, prep: Prepared, origins: NDArray[np.intp], h: int
+) -> NDArray[np.float64]:
+    """Forecast h days after each origin (index of its last known day) → [N, h] USD."""
+    idx = origins[:, None] + np.arange(-spec.window, 1)[None, :]  # [N, window+1]
+    return predict_paths(model, spec, prep.price[idx], prep.volume[idx], prep.market_cap[idx], h)
+
+
+def _actuals(prep: Prepared, origins: NDArray[np.intp], h: int, stop: int) -> NDArray[np.float64]:
+    """Realised prices [N, h]; NaN where origin + k reaches ``stop`` (not known / not ours)."""
+    idx = origins[:, None] + np.arange(1, h + 1)[None, :]
+    out = np.full(idx.shape, np.nan)
+    ok = idx < stop
+    out[ok] = prep.price[idx[ok]]
+    return out
+
+
+def _iso(dates: pd.DatetimeIndex, i: int) -> str:
+    return pd.Timestamp(dates[i]).date().isoformat()
+
+
+def _json_floats(values: NDArray[np.float64]) -> list[float | None]:
+    return [float(v) if np.isfinite(v) else None for v in values]
+
+
+class Forecaster:
+    """Fit on a history frame, then forecast with intervals and a naive baseline.
+
+    >>> fc = Forecaster("paper", epochs=5).fit(history)      # doctest: +SKIP
+    >>> fc.forecast(days=7)                                    # doctest: +SKIP
+    >>> print(fc.evaluation.verdict)                           # doctest: +SKIP
+    """
+
+    def __init__(self, preset: str | None = None, **overrides: Any) -> None:
+        self.preset: Preset = get_preset(preset, **overrides)
+        self.model: LSTMRegressor | None = None
+        self.spec: ForecastSpec | None = None
+        self.train_result: TrainResult | None = None
+        self.evaluation: Evaluation | None = None
+        self.quantiles: NDArray[np.float64] = np.full(INTERVAL_HORIZON, np.inf)
+        self._info: dict[str, Any] = {}
+        self._last: pd.DataFrame | None = None  # the last window+1 days (history frame)
+        self._metrics: dict[str, Any] | None = None  # stored evaluation (from_model)
+
+    # -- training ------------------------------------------------------------------
+    def fit(
+        self,
+        history: pd.DataFrame,
+        on_epoch: OnEpoch | None = None,
+        cancel: CancelToken | None = None,
+        *,
+        coin: str | None = None,
+        val_start: str | pd.Timestamp | None = None,
+        test_start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        horizon: int = EVAL_HORIZON,
+        warm_start: bool = False,
+    ) -> Forecaster:
+        """Train on the history's training part; calibrate and evaluate on the rest.
+
+        ``warm_start`` continues from the current network ("train further") instead of
+        a fresh initialisation; the scaler is refitted on the new training part.
+        """
+        p = self.preset
+        prep = prepare(
+            history, window=p.window, features=p.features, target=p.target,
+            val_frac=p.val_frac, test_frac=p.test_frac, val_start=val_start,
+            test_start=test_start, end=end, what=coin or "this history",
+        )  # fmt: skip
+        cfg = ModelConfig(n_features=len(p.features), units=p.units, dropout=p.dropout)
+        if warm_start and self.model is not None:
+            if self.model.config != cfg:
+                raise ModelError(
+                    f"cannot train further: the stored network is {self.model.config}, the "
+                    f"preset asks for {cfg}. Use the same preset, or train from scratch."
+                )
+            model = self.model
+        else:
+            model = LSTMRegressor(cfg, generator=torch.Generator().manual_seed(p.seed))
+        x_tr, y_tr, _ = prep.samples("train")
+        x_va, y_va, val_days = prep.samples("val")
+        has_val = len(val_days) > 0
+        config = TrainConfig(
+            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
+            patience=p.patience if has_val else None, lr_decay_patience=p.lr_decay_patience,
+            seed=p.seed,
+        )  # fmt: skip
+        result = train_model(
+            model, x_tr, y_tr, x_va if has_val else None, y_va if has_val else None,
+            config=config, on_epoch=on_epoch, cancel=cancel,
+        )  # fmt: skip
+        spec = ForecastSpec(p.window, p.features, p.target, prep.scaler, prep.ret_scale, 1.0)
+        if p.shrink and has_val:
+            spec = dataclasses.replace(spec, shrink=self._fit_shrink(model, spec, prep))
+        self.model, self.spec, self.train_result = model, spec, result
+        b = prep.bounds
+        self.quantiles = self._calibrate(prep)
+        self.evaluation = self._evaluate(prep, horizon) if b.end > b.test_start else None
+        last = max(b.end, b.test_start) - 1  # the last day the fit may know about
+        last = len(prep.dates) - 1 if end is None else last
+        lo = last - p.window
+        self._last = pd.DataFrame(
+            {"price": prep.price[lo : last + 1], "volume": prep.volume[lo : last + 1],
+             "market_cap": prep.market_cap[lo : last + 1]},
+            index=prep.dates[lo : last + 1],
+        )  # fmt: skip
+
+        def day(i: int) -> str:
+            return _iso(prep.dates, i)
+
+        self._info = {
+            "coin": coin,
+            "data": {
+                "first": day(0), "last": day(last),
+                "train": [day(b.first), day(b.val_start - 1)],
+                "val": [day(b.val_start), day(b.test_start - 1)] if has_val else None,
+                "test": [day(b.test_start), day(b.end - 1)] if b.end > b.test_start else None,
+            },
+            "mase_scale": mase_scale(prep.price[1 : b.test_start]),
+            "training": {
+                "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+                "stopped_early": result.stopped_early, "cancelled": result.cancelled,
+                "loss": result.history[-1].loss if result.history else None,
+                "val_loss": result.history[-1].val_loss if result.history else None,
+                "elapsed_s": result.elapsed_s,
+            },
+        }  # fmt: skip
+        return self
+
+    def _fit_shrink(self, model: LSTMRegressor, spec: ForecastSpec, prep: Prepared) -> float:
+        """Least-squares weight on the predicted one-day log return over validation, in [0, 1].
+
+        0 reproduces naive exactly and the weight minimises validation squared error, so
+        a network with no skill is switched off rather than trusted.
+        """
+        origins = prep.bounds.days("val") - 1
+        pred = _paths(model, spec, prep, origins, 1)[:, 0]
+        r_hat = np.log(pred / prep.price[origins])
+        r = np.log(prep.price[origins + 1] / prep.price[origins])
+        denom = float(np.sum(r_hat * r_hat))
+        if denom <= 0:
+            return 0.0
+        return float(np.clip(np.sum(r * r_hat) / denom, 0.0, 1.0))
+
+    def _calibrate(self, prep: Prepared) -> NDArray[np.float64]:
+        """Split-conformal widths from validation-period forecasts (log residuals)."""
+        assert self.model is not None and self.spec is not None
+        b = prep.bounds
+        origins = np.arange(b.val_start - 1, b.test_start - 1, dtype=np.intp)
+        if origins.size == 0:
+            return np.full(INTERVAL_HORIZON, np.inf)
+        paths = _paths(self.model, self.spec, prep, origins, INTERVAL_HORIZON)
+        actual = _actuals(prep, origins, INTERVAL_HORIZON, b.test_start)
+        return conformal_quantiles(np.log(actual / paths), ALPHA)
+
+    def _evaluate(self, prep: Prepared, horizon: int) -> Evaluation:
+        assert self.model is not None and self.spec is not None
+        b = prep.bounds
+        origins = np.arange(b.test_start - 1, b.end - 1, dtype=np.intp)
+        model = _paths(self.model, self.spec, prep, origins, horizon)
+        lower, upper = interval_bounds(model, extend_quantiles(self.quantiles, horizon))
+        base = prep.price[origins]
+        return score_paths(
+            _actuals(prep, origins, horizon, b.end),
+            {
+                "model": model,
+                "naive": baselines.naive(base, horizon),
+                "drift": baselines.drift(prep.price, origins, horizon),
+            },
+            base, mase_scale(prep.price[1 : b.test_start]), lower=lower, upper=upper,
+            alpha=ALPHA, start=_iso(prep.dates, b.test_start),
+            end=_iso(prep.dates, b.end - 1),
+        )  # fmt: skip
+
+    # -- forecasting ---------------------------------------------------------------
+    def forecast(self, days: int = 7, history: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Forecast ``days`` days after the last known day (of ``history`` if given, else
+        of the data the model was fitted on) → date, forecast, lower, upper, naive (USD)."""
+        if self.model is None or self.spec is None:
+            raise ModelError("this forecaster is not fitted; call .fit(history) first.")
+        if not 1 <= days <= MAX_DAYS:
+            raise InvalidRequestError(f"days must be between 1 and {MAX_DAYS}, got {days}.")
+        w = self.spec.window
+        last = self._last if history is None else contiguous_tail(history)
+        if last is None or len(last) < w + 1:
+            n = 0 if last is None else len(last)
+            raise DataError(
+                f"forecasting needs the last {w + 1} consecutive days; got {n}. "
+                "Refresh the coin's history (`coincast data refresh COIN`)."
+            )
+        last = last.iloc[-(w + 1) :]
+        arr = {c: last[c].to_numpy(dtype=np.float64)[None, :] for c in last.columns}
+        path = predict_paths(
+            self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days
+        )[0]
+        lower, upper = interval_bounds(path, extend_quantiles(self.quantiles, days))
+        return forecast_frame(
+            pd.Timestamp(last.index[-1]), path, lower, upper, float(arr["price"][0, -1])
+        )
+
+    # -- persistence as plain JSON ---------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """Everything a forecast needs besides the weights (JSON-serialisable, no NaN)."""
+        from coincast import __version__
+
+        if self.spec is None or self._last is None:
+            raise ModelError("this forecaster is not fitted; call .fit(history) first.")
+        last = self._last
+        return {
+            "format": FORMAT,
+            "coincast_version": __version__,
+            "preset": self.preset.to_dict(),
+            "window": self.spec.window,
+            "features": list(self.spec.features),
+            "target": self.spec.target,
+            "scaler": self.spec.scaler.to_dict(),
+            "ret_scale": self.spec.ret_scale,
+            "shrink_weight": self.spec.shrink,
+            "intervals": {
+                "method": "split-conformal, absolute log residuals, validation period",
+                "level": 1.0 - ALPHA,
+                "quantiles": _json_floats(self.quantiles),
+            },
+            "last_days": {
+                "date": [d.date().isoformat() for d in last.index],
+                "price": _json_floats(last["price"].to_numpy()),
+                "volume": _json_floats(last["volume"].to_numpy()),
+                "market_cap": _json_floats(last["market_cap"].to_numpy()),
+            },
+            "metrics": self.evaluation.to_dict() if self.evaluation is not None else self._metrics,
+            **self._info,
+        }
+
+    @classmethod
+    def from_model(cls, model: LSTMRegressor, metadata: dict[str, Any]) -> Forecaster:
+        """Rebuild a fitted forecaster from a stored network and its ``metadata()``."""
+        try:
+            if metadata.get("format") != FORMAT:
+                raise ValueError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
+            preset = dict(metadata["preset"])
+            fc = cls(str(preset.pop("name")), **preset)
+            spec = ForecastSpec(
+                window=int(metadata["window"]),
+                features=tuple(str(f) for f in metadata["features"]),
+                target=metadata["target"],
+                scaler=MinMaxScaler.from_dict(metadata["scaler"]),
+                ret_scale=float(metadata["ret_scale"]),
+                shrink=float(metadata["shrink_weight"]),
+            )
+            q = metadata["intervals"]["quantiles"]
+            quantiles = np.array([np.inf if v is None else float(v) for v in q])
+            days = metadata["last_days"]
+            last = pd.DataFrame(
+                {c: [np.nan if v is None else float(v) for v in days[c]]
+                 for c in ("price", "volume", "market_cap")},
+                index=pd.DatetimeIndex(pd.to_datetime(days["date"]), name="date"),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError, InvalidRequestError) as exc:
+            raise ModelFormatError(
+                f"the model's metadata is not a coincast forecaster ({exc}); "
+                "re-export it with `coincast train --save`."
+            ) from exc
+        if model.config.n_features != len(spec.features) or spec.window < 1:
+            raise ModelFormatError(
+                f"the network takes {model.config.n_features} features but the metadata "
+                f"lists {len(spec.features)}; the model files do not belong together."
+            )
+        fc.model, fc.spec, fc.quantiles, fc._last = model, spec, quantiles, last
+        fc._info = {k: metadata.get(k) for k in ("coin", "data", "mase_scale", "training")}
+        fc._metrics = metadata.get("metrics")
+        return fc

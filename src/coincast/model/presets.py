@@ -1,0 +1,121 @@
+"""Named model + training recipes: ``paper``, ``deep``, ``return`` and ``shrunk``.
+
+``paper`` is the reference design, unchanged, so results can be compared with it.
+The default is not chosen by taste: it is the preset with the best measured
+walk-forward skill against naive on bitcoin 2023–2024 (see ``benchmarks/bench_forecast.py``).
+Plain LSTMs on daily prices lose to "tomorrow = today"; ``shrunk`` multiplies the
+predicted one-day log return by a weight fitted on the validation period (clipped to
+[0, 1]), so where the network has no skill the forecast falls back to naive instead of
+adding noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from coincast.errors import InvalidRequestError
+from coincast.prep.windows import TargetKind, check_features
+
+__all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "get_preset"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Architecture, data preparation and training hyperparameters in one value."""
+
+    name: str
+    description: str
+    window: int = 30
+    features: tuple[str, ...] = ("price", "volume")
+    target: TargetKind = "level"
+    units: tuple[int, ...] = (50,)
+    dropout: float = 0.0
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int | None = None
+    lr_decay_patience: int | None = None
+    val_frac: float = 0.1
+    test_frac: float = 0.1
+    shrink: bool = False  # fit a validation weight on the predicted return (see module doc)
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        check_features(self.features, self.target)
+        if self.window < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
+            raise InvalidRequestError("window, epochs, batch_size and lr must be positive.")
+        if self.shrink and self.val_frac <= 0:
+            raise InvalidRequestError("shrink needs a validation period (val_frac > 0).")
+
+    def with_overrides(self, **overrides: Any) -> Preset:
+        """A copy with some fields replaced; unknown names are an error, not ignored."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise InvalidRequestError(
+                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+            )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        for key in ("features", "units"):
+            if key in clean:
+                clean[key] = tuple(clean[key])
+        return dataclasses.replace(self, **clean)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["features"] = list(self.features)
+        data["units"] = list(self.units)
+        return data
+
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in (
+        Preset(
+            name="paper",
+            description="Reference design: LSTM(50) on (30, price+volume) → Dense(1), scaled "
+            "price target, Adam 1e-3, MSE, 50 epochs, batch 32.",
+        ),
+        Preset(
+            name="deep",
+            description="Stacked LSTM(64) → LSTM(32) with dropout 0.2, level target, early "
+            "stopping on validation loss, LR decay on plateau.",
+            features=("price", "volume", "log_return"),
+            units=(64, 32),
+            dropout=0.2,
+            epochs=100,
+            patience=10,
+            lr_decay_patience=4,
+            val_frac=0.15,
+        ),
+        Preset(
+            name="return",
+            description="LSTM(50) predicting the next day's log return from returns and "
+            "volume (no price level, so no out-of-range inputs); 50 epochs.",
+            features=("log_return", "volume"),
+            target="return",
+        ),
+        Preset(
+            name="shrunk",
+            description="The return model with early stopping and its predicted return "
+            "shrunk toward 0 by a weight fitted on validation: naive when it has no skill.",
+            features=("log_return", "volume"),
+            target="return",
+            epochs=50,
+            patience=5,
+            val_frac=0.2,
+            shrink=True,
+        ),
+    )
+}
+
+DEFAULT_PRESET = "shrunk"
+
+
+def get_preset(name: str | None = None, **overrides: Any) -> Preset:
+    key = name or DEFAULT_PRESET
+    if key not in PRESETS:
+        raise InvalidRequestError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}.")
+    return PRESETS[key].with_overrides(**overrides) if overrides else PRESETS[key]
