@@ -14,6 +14,8 @@ import pytest
 
 from coincast.settings import Settings
 
+pytest_plugins = ["tests.fakes.coingecko"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared")).resolve()
 DAILY_DIR = SHARED_DIR / "data" / "daily"

@@ -1,0 +1,1 @@
+"""Real servers that play external services in tests."""
