@@ -156,7 +156,7 @@ def test_name_and_version_parsing() -> None:
     assert parse_version(3) == parse_version("3") == parse_version("v3") == 3
     for bad in ("0", 0, -1, "v", "3.5", "latest2", True):
         with pytest.raises(InvalidRequestError):
-            parse_version(bad)  # type: ignore[arg-type]
+            parse_version(bad)
 
 
 def test_invalid_model_stores_nothing(registry: ModelRegistry, settings: Settings) -> None:

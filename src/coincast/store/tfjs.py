@@ -208,8 +208,10 @@ def from_tfjs(
     config = ModelConfig(
         n_features=n_features, units=tuple(la.units for la in lstms), dropout=dropout
     )
-    # A private generator: building the module must not consume the caller's global RNG.
-    model = LSTMRegressor(config, generator=torch.Generator().manual_seed(0))
+    # nn.LSTM's constructor draws from the global RNG; loading a model must not shift the
+    # caller's random stream (it would change a seeded training run that follows).
+    with torch.random.fork_rng(devices=[]):
+        model = LSTMRegressor(config, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         for layer, torch_lstm in zip(lstms, model.lstm_layers(), strict=True):
             w_ih, w_hh, b_ih, b_hh = torch_lstm.all_weights[0]
