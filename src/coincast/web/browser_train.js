@@ -7,6 +7,7 @@
 // uses the true sigmoid (otherwise the server would compute a different function).
 
 import { ApiError, authHeaders, paths, url } from "./api.js";
+import { evaluateAndDescribe } from "./browser_eval.js";
 
 let tfReady = null;
 
@@ -124,58 +125,6 @@ export async function estimateSeconds(history, params) {
   }
 }
 
-function rmse(a, b) {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 1) s += (a[i] - b[i]) ** 2;
-  return Math.sqrt(s / a.length);
-}
-
-function mape(pred, truth) {
-  let s = 0;
-  for (let i = 0; i < pred.length; i += 1) s += Math.abs((pred[i] - truth[i]) / truth[i]);
-  return (100 * s) / pred.length;
-}
-
-// One-day-ahead metrics on the test days, in USD, beside the naive guess
-// (tomorrow = today), which is what every coincast metric is compared with.
-function evaluate(tf, model, data, history) {
-  const { xs, nTrain, nVal, mins, maxs, window } = data;
-  const xt = tf.tensor3d(xs.slice(nTrain + nVal));
-  const out = model.predict(xt);
-  const scaledPred = Array.from(out.dataSync());
-  tf.dispose([xt, out]);
-  const pred = scaledPred.map((v) => v * (maxs[0] - mins[0]) + mins[0]);
-  const first = window + nTrain + nVal;
-  const truth = history.price.slice(first);
-  const naive = history.price.slice(first - 1, -1);
-  return {
-    rmse: rmse(pred, truth),
-    mape: mape(pred, truth),
-    naive_rmse: rmse(naive, truth),
-    naive_mape: mape(naive, truth),
-    n_days: truth.length,
-  };
-}
-
-// userDefinedMetadata for the server: what a forecast needs besides the weights.
-export function browserMetadata({ coin, history, data, params, metrics, backend }) {
-  return {
-    coin,
-    preset: "paper",
-    features: ["price", "volume"],
-    window: data.window,
-    target: "level",
-    scaler: { min: data.mins, max: data.maxs, columns: ["price", "volume"] },
-    data_range: { start: history.dates[0], end: history.dates[history.dates.length - 1] },
-    train_end: history.dates[data.trainEnd - 1],
-    epochs: params.epochs,
-    batch_size: params.batchSize,
-    lr: params.lr,
-    metrics,
-    trained_in: `browser (TensorFlow.js ${window.tf.version.tfjs}, ${backend})`,
-  };
-}
-
 // Trains and saves; onEpoch gets EpochReport-shaped objects. Returns the server's answer
 // to the upload (the new version).
 export async function trainInBrowser({ coin, history, params, name, user, onEpoch, cancel }) {
@@ -189,7 +138,7 @@ export async function trainInBrowser({ coin, history, params, name, user, onEpoc
   const yv = tf.tensor2d(data.ys.slice(data.nTrain, valEnd), [data.nVal, 1]);
   const t0 = performance.now();
   try {
-    await model.fit(x, y, {
+    const fit = await model.fit(x, y, {
       epochs: params.epochs,
       batchSize: params.batchSize,
       shuffle: true,
@@ -214,9 +163,16 @@ export async function trainInBrowser({ coin, history, params, name, user, onEpoc
     if (cancel.cancelled) {
       throw new ApiError("TrainingCancelledError", "Training was cancelled; nothing was saved.");
     }
-    const metrics = evaluate(tf, model, data, history);
-    const backend = tf.getBackend();
-    model.setUserDefinedMetadata(browserMetadata({ coin, history, data, params, metrics, backend }));
+    const losses = fit.history.loss;
+    const meta = evaluateAndDescribe(tf, model, data, history, {
+      coin,
+      params,
+      epochsRun: losses.length,
+      loss: losses[losses.length - 1],
+      valLoss: fit.history.val_loss ? fit.history.val_loss[losses.length - 1] : null,
+      elapsed: (performance.now() - t0) / 1000,
+    });
+    model.setUserDefinedMetadata(meta);
     let result;
     try {
       result = await model.save(
@@ -227,7 +183,7 @@ export async function trainInBrowser({ coin, history, params, name, user, onEpoc
     }
     const response = result.responses && result.responses[0];
     const saved = response && response.ok ? await response.json().catch(() => null) : null;
-    return { saved, metrics };
+    return { saved, metadata: meta };
   } finally {
     tf.dispose([x, y, xv, yv]);
     model.dispose();

@@ -22,19 +22,11 @@ function columns(body) {
   return { ...body, dates: pick("date"), forecast: pick("forecast"), lower: pick("lower"), upper: pick("upper"), naive: pick("naive") };
 }
 
-// Plain words for "does the model beat tomorrow = today?", from the backtest metrics
-// unless the server already wrote the sentence.
+// Plain words for "does the model beat tomorrow = today?": the server's sentence (from
+// the backtest's Diebold–Mariano test) when present, else the stored metrics' verdict.
 export function skillSentence(body) {
-  if (body.skill_summary || body.summary) return body.skill_summary || body.summary;
-  const m = body.metrics || {};
-  const model = m.rmse ?? m.model_rmse;
-  const naive = m.naive_rmse;
-  if (model == null || naive == null) return "No backtest metrics are stored with this model.";
-  const ratio = model / naive;
-  const pct = Math.abs(1 - ratio) * 100;
-  if (ratio < 0.98) return `On held-out days the model's errors were ${pct.toFixed(0)} % smaller than the naive guess (tomorrow = today).`;
-  if (ratio > 1.02) return `On held-out days the model was ${pct.toFixed(0)} % worse than the naive guess (tomorrow = today): treat this forecast with care.`;
-  return "On held-out days the model did about as well as the naive guess (tomorrow = today).";
+  const text = body.skill_summary || body.skill || body.summary || body.metrics?.verdict || body.verdict;
+  return typeof text === "string" ? text : "No backtest is stored with this model, so its skill is unknown.";
 }
 
 function renderTable(res) {

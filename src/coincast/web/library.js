@@ -7,14 +7,17 @@ import { state } from "./state.js";
 import { trainFurther } from "./train.js";
 import { $, el, fmtUsd, showError } from "./ui.js";
 
-function metricsText(m) {
-  if (!m || typeof m !== "object") return "—";
-  const rmse = m.rmse ?? m.model_rmse;
-  const parts = [];
-  if (rmse != null) parts.push(`RMSE ${fmtUsd(rmse)}`);
-  if (m.naive_rmse != null) parts.push(`naive ${fmtUsd(m.naive_rmse)}`);
-  if (m.mape != null) parts.push(`MAPE ${Number(m.mape).toFixed(2)} %`);
-  return parts.join(" · ") || "—";
+// metrics: coincast's evaluation dict ({table: [{horizon, method, rmse, mape, …}], verdict}).
+export function metricsText(m) {
+  const rows = (m && Array.isArray(m.table) && m.table) || [];
+  const find = (method) => rows.find((r) => r.method === method && r.horizon === 1);
+  const model = find("model");
+  const naive = find("naive");
+  if (!model) return "—";
+  const parts = [`1-day RMSE ${fmtUsd(model.rmse)}`];
+  if (naive) parts.push(`naive ${fmtUsd(naive.rmse)}`);
+  if (model.mape != null) parts.push(`MAPE ${Number(model.mape).toFixed(2)} %`);
+  return parts.join(" · ");
 }
 
 const list = (body, key) => (Array.isArray(body) ? body : body[key] || body.items || []);

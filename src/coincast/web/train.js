@@ -108,7 +108,10 @@ async function trainOnServer(name, params) {
     cancelToken.abort.signal,
   );
   if (!final) final = await request(paths.job(state.user, job.id));
-  if (final.status === "failed") throw new ApiError("TrainingFailed", final.error || "The server could not train this model.");
+  if (final.status === "failed") {
+    const why = final.error && (final.error.message || final.error);
+    throw new ApiError("TrainingFailed", typeof why === "string" ? why : "The server could not train this model.");
+  }
   if (final.status === "cancelled") throw new ApiError("TrainingCancelledError", "Training was cancelled; no new version was saved.");
   return final.result || final;
 }
