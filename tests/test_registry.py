@@ -250,11 +250,16 @@ def test_crash_after_blob_write_leaves_only_garbage(settings: Settings, tmp_path
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert done.returncode == 3, done.stderr.decode()
     assert len(list(settings.models_dir.rglob("*.bin"))) == 2  # the orphan is on disk
+    # A crash inside a file write leaves a temp file; it is garbage too.
+    leftover = next(settings.models_dir.rglob("*.bin")).parent / ".tmp-abc123.part"
+    leftover.write_bytes(b"half")
     assert [v.version for v in registry.list_versions("alice", "btc")] == [1]
     got = registry.get("alice", "btc", "latest")
     assert (got.model_json, got.weights) == (j1, w1)
-    orphans = registry.collect_garbage()
-    assert len(orphans) == 2 and all("/btc/" in k for k in orphans)
+    assert registry.collect_garbage() == []  # too recent: might be a save in flight
+    orphans = registry.collect_garbage(min_age_s=-1)
+    assert len(orphans) == 3 and all("/btc/" in k for k in orphans)
+    assert not leftover.exists()
     assert len(list(settings.models_dir.rglob("*.bin"))) == 1
     assert registry.get("alice", "btc", 1).weights == w1
     assert registry.save("alice", "btc", j2, w2).version == 2
@@ -292,3 +297,20 @@ def test_a_second_registry_on_the_same_data_sees_the_versions(settings: Settings
     ModelRegistry(settings).save("alice", "btc", j, w)
     again = ModelRegistry(settings)
     assert again.get("alice", "btc", 1).weights == w
+
+
+def test_delete_model_removes_every_version(registry: ModelRegistry, settings: Settings) -> None:
+    j, w = make_files()
+    for _ in range(3):
+        registry.save("alice", "btc", j, w)
+    registry.save("alice", "eth", j, w)
+    registry.set_public("alice", "btc", True)
+    gone = registry.delete_model("alice", "btc")
+    assert [i.version for i in gone] == [1, 2, 3]
+    assert [m.name for m in registry.list_models("alice")] == ["eth"]
+    assert registry.is_public("alice", "btc") is False
+    with pytest.raises(ModelNotFoundError):
+        registry.delete_model("alice", "btc")
+    assert len(list(settings.models_dir.rglob("*.bin"))) == 1
+    assert registry.get("alice", "eth").weights == w
+    assert registry.save("alice", "btc", j, w).version == 1

@@ -58,7 +58,9 @@ __all__ = [
     "model_versions_table",
 ]
 
-_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._-]{0,127})*$")
+_SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+# The last segment may also be a temp file left by a crash mid-write (so GC can remove it).
+_KEY_RE = re.compile(rf"^{_SEGMENT}(/{_SEGMENT})*(/\.tmp-[A-Za-z0-9_]+\.part)?$")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
-    def keys(self) -> Iterator[str]: ...
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        """Every key (and leftover temp object), optionally only those last written before."""
+        ...
 
 
 class MetadataStore(Protocol):
@@ -125,6 +129,7 @@ class MetadataStore(Protocol):
     def list_versions(self, user: str, name: str) -> list[VersionInfo]: ...
     def list_models(self, user: str) -> list[ModelSummary]: ...
     def delete_version(self, user: str, name: str, version: int) -> VersionInfo: ...
+    def delete_model(self, user: str, name: str) -> list[VersionInfo]: ...
     def set_public(self, user: str, name: str, public: bool) -> None: ...
     def is_public(self, user: str, name: str) -> bool: ...
     def referenced_keys(self) -> set[str]: ...
@@ -193,11 +198,12 @@ class FileBlobStore:
             except OSError:
                 break
 
-    def keys(self) -> Iterator[str]:
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
         if not self.root.is_dir():
             return
+        cutoff = None if older_than is None else older_than.timestamp()
         for path in self.root.rglob("*"):
-            if path.is_file():
+            if path.is_file() and (cutoff is None or path.stat().st_mtime < cutoff):
                 yield path.relative_to(self.root).as_posix()
 
 
@@ -426,6 +432,20 @@ class SqlMetadataStore:
         except OperationalError as exc:
             raise _unavailable(exc) from exc
         return _row_to_info(row)
+
+    def delete_model(self, user: str, name: str) -> list[VersionInfo]:
+        """Remove the model and all its versions; its name (and numbering) starts afresh."""
+        m, v = models_table, model_versions_table
+        try:
+            with self.engine.begin() as conn:
+                rows = conn.execute(select(v).where(v.c.user == user, v.c.name == name)).all()
+                conn.execute(delete(v).where(v.c.user == user, v.c.name == name))
+                gone = conn.execute(delete(m).where(m.c.user == user, m.c.name == name))
+        except OperationalError as exc:
+            raise _unavailable(exc) from exc
+        if gone.rowcount == 0:
+            raise _not_found(user, name, None)
+        return [_row_to_info(r) for r in rows]
 
     def set_public(self, user: str, name: str, public: bool) -> None:
         m = models_table

@@ -20,6 +20,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coincast.db import make_engine
@@ -167,14 +168,26 @@ class ModelRegistry:
         """Let anyone read this model's versions (writes stay owner-only)."""
         self.meta.set_public(validate_name(user, "user name"), validate_name(name), public)
 
-    def collect_garbage(self) -> list[str]:
+    def delete_model(self, user: str, name: str) -> list[VersionInfo]:
+        """Remove a model with all its versions (and the public flag); returns what went."""
+        validate_name(user, "user name")
+        validate_name(name)
+        infos = self.meta.delete_model(user, name)
+        for info in infos:
+            for key in (info.json_key, info.weights_key):
+                self.blobs.delete(key)
+        return infos
+
+    def collect_garbage(self, min_age_s: float = 3600.0) -> list[str]:
         """Delete blob files no version row references (left by a crash mid-save).
 
-        Run it while no save is in flight (e.g. at server start): a save's files exist
-        briefly before its row does.
+        A save's files exist briefly before its row does, so only files older than
+        ``min_age_s`` are considered: safe to run while the server is taking uploads.
         """
-        referenced = self.meta.referenced_keys()
-        orphans = [k for k in self.blobs.keys() if k not in referenced]
+        cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
+        candidates = list(self.blobs.keys(older_than=cutoff))
+        referenced = self.meta.referenced_keys()  # read after listing: no new row is missed
+        orphans = [k for k in candidates if k not in referenced]
         for key in orphans:
             self.blobs.delete(key)
         return orphans
