@@ -6,9 +6,11 @@ look at; tests never compare pixels against stored images.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,3 +88,37 @@ def static_site() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def coincast_site(fake_coingecko: Any, tmp_path: Path) -> Iterator[str]:
+    """The real app in uvicorn on 127.0.0.1:0, its CoinGecko the loopback fake.
+
+    Retries are few and short so an injected 429 reaches the page in well under a second.
+    """
+    settings = fake_coingecko.settings(tmp_path / "data", max_retries=1, backoff_max=0.2)
+    with _serve(settings) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(settings: Any) -> Iterator[str]:
+    import uvicorn
+
+    from coincast.server.app import create_app
+
+    app = create_app(settings, loopback=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -87,7 +87,7 @@ function renderCoins() {
   );
   $("#coin-status").textContent = rows.length
     ? `${rows.length} of ${state.coins.length} coins, by 24 h volume.`
-    : `No coin matches “${q}”.`;
+    : `No coin in the top list matches “${q}”; press Enter to load “${q}” by its CoinGecko id.`;
 }
 
 async function loadCoins() {
@@ -109,8 +109,17 @@ function drawHistory() {
   $("#history").dataset.points = String(pointsDrawn(state.charts.history));
 }
 
+// #coin=ID selects a coin on load, so a chart can be linked to or bookmarked.
+function fromHash() {
+  const id = new URLSearchParams(location.hash.slice(1)).get("coin");
+  if (id && id !== state.coin) selectCoin(id);
+}
+
 export async function selectCoin(id) {
   state.coin = id;
+  if (new URLSearchParams(location.hash.slice(1)).get("coin") !== id) {
+    history.replaceState(null, "", `#coin=${encodeURIComponent(id)}`);
+  }
   renderCoins();
   const coin = state.coins.find((c) => c.id === id);
   $("#history-coin").textContent = coin ? `— ${coin.name}` : `— ${id}`;
@@ -137,6 +146,15 @@ export async function selectCoin(id) {
 async function main() {
   bindSignIn();
   $("#coin-search").addEventListener("input", renderCoins);
+  // Enter loads the only match, or any CoinGecko id typed in full (coins outside the top 100).
+  $("#coin-search").addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter") return;
+    const q = ev.target.value.trim().toLowerCase();
+    const shown = [...document.querySelectorAll("#coin-table tbody tr")];
+    if (shown.length === 1) selectCoin(shown[0].dataset.coin);
+    else if (q && !shown.length) selectCoin(q);
+  });
+  window.addEventListener("hashchange", fromHash);
   $("#log-scale").addEventListener("change", drawHistory);
   document.addEventListener("coincast:select-coin", (ev) => {
     if (ev.detail !== state.coin || !state.history) selectCoin(ev.detail);
@@ -146,6 +164,7 @@ async function main() {
   initLibrary();
   await whoAmI();
   await Promise.all([loadCoins(), loadLibrary()]);
+  fromHash();
   state.timings.pageReady = performance.now() - t0;
   document.body.dataset.ready = "true";
 }

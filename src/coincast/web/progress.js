@@ -2,6 +2,7 @@
 // read the same: bar with percentage, epoch/loss/ETA line, live loss curve, rotating hints.
 
 import { lossChart } from "./charts.js";
+import { state } from "./state.js";
 import { $, HINTS, fmtDuration } from "./ui.js";
 
 export class Progress {
@@ -20,6 +21,7 @@ export class Progress {
     this.total = epochs;
     this.epochs = [];
     this.plot = lossChart($("#loss-chart"));
+    state.charts.loss = this.plot;
     this.set(0, `${label}: preparing…`);
     this.rotate();
     clearInterval(this.timer);
