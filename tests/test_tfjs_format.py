@@ -132,6 +132,14 @@ def test_keras_variants_are_accepted() -> None:
     assert window == 12 and model.config == DEEP
 
 
+def test_old_keras_layer_list_config_is_accepted() -> None:
+    """Keras 2.0-era files give ``config`` as the bare list of layers."""
+    doc, weights = export(PAPER, window=9)
+    doc["modelTopology"]["config"] = doc["modelTopology"]["config"]["layers"]
+    model, window, _ = from_tfjs(doc, weights)
+    assert window == 9 and model.config == PAPER
+
+
 Mutation = Callable[[dict[str, Any], bytes], tuple[Any, bytes]]
 
 

@@ -96,6 +96,11 @@ def test_tfjs_trained_model_predicts_the_same_in_python(tfjs_saved: Any) -> None
     assert out["loss"][-1] < out["loss"][0]  # TF.js really trained it
     upload = json.loads((directory / "upload.json").read_text())
     assert upload["method"] == "POST"
+    raw = json.loads((directory / "model.json").read_text())
+    # What tfjs 4.22 really uploads: "./" manifest path, layer names like lstm_LSTM1.
+    (group,) = raw["weightsManifest"]
+    assert group["paths"] == ["./model.weights.bin"]
+    assert all(w["name"].split("/")[0].startswith(("lstm_", "dense_")) for w in group["weights"])
     model, window, meta = from_tfjs(
         (directory / "model.json").read_bytes(), (directory / "model.weights.bin").read_bytes()
     )
