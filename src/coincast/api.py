@@ -41,7 +41,7 @@ def load_history(
     settings = settings or Settings()
     frame = MarketCache(settings).history(coin)
     if clean:
-        from coincast.data.clean import clean as clean_frame  # type: ignore[import-not-found,unused-ignore]
+        from coincast.data.clean import clean as clean_frame
 
         frame, _report = clean_frame(frame, settings)
     return validate_history(frame, what=coin)

@@ -28,6 +28,7 @@ err_console = Console(stderr=True)
 def _register() -> None:
     """Import the command groups; each registers itself on ``app``."""
     from coincast.cli import data as _data  # noqa: F401
+    from coincast.cli import model as _model  # noqa: F401
 
 
 _register()

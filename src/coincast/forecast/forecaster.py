@@ -234,9 +234,11 @@ class Forecaster:
             self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days
         )[0]
         lower, upper = interval_bounds(path, extend_quantiles(self.quantiles, days))
-        return forecast_frame(
+        out = forecast_frame(
             pd.Timestamp(last.index[-1]), path, lower, upper, float(arr["price"][0, -1])
         )
+        out.attrs["level"] = 1.0 - ALPHA
+        return out
 
     # -- persistence as plain JSON ---------------------------------------------------
     def metadata(self) -> dict[str, Any]:

@@ -1,0 +1,242 @@
+"""``coincast train | forecast | backtest``: thin commands over ``coincast.api``.
+
+Every table shows the model beside naive, and every printed forecast carries the
+not-financial-advice line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from coincast.api import DEFAULT_PRESET, Evaluation, Forecaster, backtest, load_history
+from coincast.cli import app
+from coincast.model.train import EpochReport
+from coincast.settings import Settings
+
+__all__ = ["backtest_cmd", "forecast_cmd", "train_cmd"]
+
+ADVICE = "Forecasts are decision support, not financial advice."
+console = Console()
+
+CsvOpt = Annotated[
+    Path | None, typer.Option("--csv", help="Read history from this CSV instead of the store.")
+]
+PresetOpt = Annotated[
+    str, typer.Option("--preset", "-p", help="paper | deep | return | shrunk (the default).")
+]
+EpochsOpt = Annotated[int | None, typer.Option(help="Override the preset's epochs.")]
+WindowOpt = Annotated[int | None, typer.Option(help="Days per input window.")]
+UnitsOpt = Annotated[str | None, typer.Option(help="LSTM units per layer, e.g. 64,32.")]
+LrOpt = Annotated[float | None, typer.Option("--lr", help="Adam learning rate.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Mini-batch size.")]
+DropOpt = Annotated[float | None, typer.Option(help="Dropout between layers.")]
+TestStartOpt = Annotated[
+    str | None, typer.Option("--test-start", help="First test day (YYYY-MM-DD).")
+]
+
+
+def _history(coin: str, csv: Path | None, settings: Settings) -> pd.DataFrame:
+    if csv is not None:
+        from coincast.data.csv_import import read_history_csv
+
+        return read_history_csv(csv)
+    return load_history(coin, settings)
+
+
+def _overrides(
+    epochs: int | None,
+    window: int | None,
+    units: str | None,
+    lr: float | None,
+    batch_size: int | None,
+    dropout: float | None,
+) -> dict[str, Any]:
+    parsed = None
+    if units:
+        try:
+            parsed = tuple(int(u) for u in units.split(","))
+        except ValueError:
+            raise typer.BadParameter(
+                "--units takes integers separated by commas, e.g. 64,32"
+            ) from None
+    return {
+        k: v
+        for k, v in {
+            "epochs": epochs, "window": window, "units": parsed, "lr": lr,
+            "batch_size": batch_size, "dropout": dropout,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+
+
+def _fit(coin: str, history: pd.DataFrame, preset: str, test_start: str | None,
+         overrides: dict[str, Any]) -> Forecaster:  # fmt: skip
+    fc = Forecaster(preset, **overrides)
+    with Progress(
+        TextColumn(f"[bold]{coin}[/] {fc.preset.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=console,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("train", total=fc.preset.epochs, losses="")
+
+        def on_epoch(r: EpochReport) -> None:
+            val = f" val {r.val_loss:.5f}" if r.val_loss is not None else ""
+            bar.update(task, completed=r.epoch, losses=f"loss {r.loss:.5f}{val}")
+
+        fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start)
+        bar.update(task, completed=fc.preset.epochs)
+    return fc
+
+
+def _results_table(ev: Evaluation, title: str, horizons: tuple[int, ...] = (1, 7)) -> Table:
+    table = Table(title=title)
+    for col in ("horizon", "method", "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE", "direction"):
+        table.add_column(col, justify="right" if col != "method" else "left")
+    shown = [h for h in horizons if h in set(ev.table["horizon"])]
+    for rec in ev.table[ev.table["horizon"].isin(shown)].to_dict(orient="records"):
+        d = rec["direction"]
+        table.add_row(
+            f"{rec['horizon']}d", str(rec["method"]), f"{rec['rmse']:,.2f}", f"{rec['mae']:,.2f}",
+            f"{rec['mape']:.3f}", f"{rec['smape']:.3f}", f"{rec['mase']:.3f}",
+            "–" if pd.isna(d) else f"{100 * d:.1f} %",
+        )  # fmt: skip
+    return table
+
+
+def _report(ev: Evaluation | None, coin: str) -> None:
+    if ev is None:
+        console.print("No test period: nothing to compare with naive.")
+        return
+    console.print(
+        _results_table(ev, f"{coin}: test {ev.start} .. {ev.end}, {ev.n_origins} origins")
+    )
+    cov = ", ".join(f"{100 * c:.0f}%" for c in ev.coverage[:7])
+    console.print(f"{100 * (1 - ev.alpha):.0f} % interval coverage by horizon: {cov}")
+    colour = {"model": "green", "naive": "red", "neither": "yellow"}[ev.dm[0].better]
+    console.print(f"[{colour}]{ev.verdict}[/]")
+
+
+@app.command("train")
+def train_cmd(
+    coin: str,
+    preset: PresetOpt = DEFAULT_PRESET,
+    epochs: EpochsOpt = None,
+    window: WindowOpt = None,
+    units: UnitsOpt = None,
+    lr: LrOpt = None,
+    batch_size: BatchOpt = None,
+    dropout: DropOpt = None,
+    csv: CsvOpt = None,
+    test_start: TestStartOpt = None,
+    save: Annotated[
+        str | None, typer.Option(help="Save to the model registry under this name.")
+    ] = None,
+    user: Annotated[str, typer.Option(help="Registry user for --save.")] = "local",
+) -> None:
+    """Train a model on COIN's history and compare it with naive on the test period."""
+    settings = Settings()
+    history = _history(coin, csv, settings)
+    fc = _fit(coin, history, preset, test_start,
+              _overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+    _report(fc.evaluation, coin)
+    if save:
+        from coincast.store.registry import ModelRegistry
+        from coincast.store.tfjs import to_tfjs
+
+        assert fc.model is not None and fc.spec is not None
+        doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
+        info = ModelRegistry(settings).save(user, save, json.dumps(doc).encode(), weights)
+        console.print(f"Saved {user}/{info.name} version {info.version}.")
+
+
+@app.command("forecast")
+def forecast_cmd(
+    coin: str,
+    days: Annotated[int, typer.Option(help="Days ahead (1-90).")] = 7,
+    preset: PresetOpt = DEFAULT_PRESET,
+    model: Annotated[
+        str | None, typer.Option(help="Use this saved model instead of training now.")
+    ] = None,
+    version: Annotated[str, typer.Option(help="Model version or 'latest'.")] = "latest",
+    user: Annotated[str, typer.Option(help="Registry user for --model.")] = "local",
+    csv: CsvOpt = None,
+    epochs: EpochsOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
+) -> None:
+    """Forecast COIN's price DAYS ahead with intervals and the naive line."""
+    from coincast.errors import NoDataError
+
+    settings = Settings()
+    history: pd.DataFrame | None
+    if model:
+        from coincast.store.registry import ModelRegistry
+        from coincast.store.tfjs import from_tfjs
+
+        stored = ModelRegistry(settings).get(user, model, version)
+        net, _window, meta = from_tfjs(stored.model_json, stored.weights)
+        fc = Forecaster.from_model(net, meta)
+        try:
+            history = _history(coin, csv, settings)
+        except NoDataError:
+            history = None  # forecast from the days stored with the model
+    else:
+        history = _history(coin, csv, settings)
+        fc = _fit(coin, history, preset, None, _overrides(epochs, None, None, None, None, None))
+    out = fc.forecast(days, history=history)
+    table = Table(title=f"{coin}: {days}-day forecast (USD)")
+    for col in ("date", "forecast", "lower", "upper", "naive"):
+        table.add_column(col, justify="right")
+    for rec in out.to_dict(orient="records"):
+        table.add_row(
+            pd.Timestamp(rec["date"]).date().isoformat(),
+            *(f"{rec[c]:,.2f}" for c in ("forecast", "lower", "upper", "naive")),
+        )
+    console.print(table)
+    if fc.evaluation is not None:
+        console.print(fc.evaluation.verdict)
+    if plot is not None:
+        from coincast.forecast.plots import plot_forecast
+
+        frame = history if history is not None else pd.DataFrame({"price": []})
+        plot_forecast(frame, out, plot, title=f"{coin}: {days}-day forecast")
+        console.print(f"Chart written to {plot}")
+    console.print(ADVICE)
+
+
+@app.command("backtest")
+def backtest_cmd(
+    coin: str,
+    preset: PresetOpt = DEFAULT_PRESET,
+    horizon: Annotated[int, typer.Option(help="Days ahead scored from each origin.")] = 7,
+    refit_every: Annotated[
+        int | None, typer.Option(help="Refit every K days (default: one fixed model).")
+    ] = None,
+    test_start: TestStartOpt = None,
+    epochs: EpochsOpt = None,
+    window: WindowOpt = None,
+    units: UnitsOpt = None,
+    csv: CsvOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write error-by-horizon PNG here.")] = None,
+) -> None:
+    """Walk-forward backtest of a preset against naive and drift, with a Diebold–Mariano test."""
+    settings = Settings()
+    history = _history(coin, csv, settings)
+    with console.status(f"Backtesting {preset} on {coin}…"):
+        ev = backtest(
+            history, preset, horizon=horizon, test_start=test_start, refit_every=refit_every,
+            coin=coin, **_overrides(epochs, window, units, None, None, None),
+        )  # fmt: skip
+    _report(ev, coin)
+    if plot is not None:
+        from coincast.forecast.plots import plot_errors_by_horizon
+
+        plot_errors_by_horizon(ev, plot, title=f"{coin} {preset}: MAPE by horizon")
+        console.print(f"Chart written to {plot}")
+    console.print(ADVICE)
