@@ -314,3 +314,13 @@ def test_delete_model_removes_every_version(registry: ModelRegistry, settings: S
     assert len(list(settings.models_dir.rglob("*.bin"))) == 1
     assert registry.get("alice", "eth").weights == w
     assert registry.save("alice", "btc", j, w).version == 1
+
+
+def test_unreachable_database_is_a_store_unavailable_error(settings: Settings) -> None:
+    a_directory = settings.data_dir / "not-a-database"
+    a_directory.mkdir(parents=True)
+    broken = settings.model_copy(update={"database_url": f"sqlite:///{a_directory}"})
+    with pytest.raises(StoreUnavailableError, match="COINCAST_DATABASE_URL") as info:
+        ModelRegistry(broken)
+    assert info.value.status_code == 503
+    assert "SELECT" not in str(info.value) and "PRAGMA" not in str(info.value)

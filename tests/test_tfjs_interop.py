@@ -28,7 +28,8 @@ SCRIPT = ROOT / "tests" / "tfjs" / "interop.js"
 TOLERANCE = 1e-5
 WINDOW = 10
 
-pytestmark = pytest.mark.xdist_group("tfjs-node")
+# Each test runs Node + TF.js for a few seconds; one worker shares the module fixture.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tfjs-node")]
 
 
 def _node() -> str:

@@ -19,14 +19,17 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKeyConstraint,
@@ -37,6 +40,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     delete,
+    func,
     insert,
     select,
     update,
@@ -258,21 +262,9 @@ def _aware(value: datetime) -> datetime:
 
 
 def _row_to_info(row: Any) -> VersionInfo:
-    return VersionInfo(
-        user=row.user,
-        name=row.name,
-        version=row.version,
-        created_at=_aware(row.created_at),
-        parent_version=row.parent_version,
-        metrics=json.loads(row.metrics_json),
-        etag=row.etag,
-        json_sha256=row.json_sha256,
-        weights_sha256=row.weights_sha256,
-        json_size=row.json_size,
-        weights_size=row.weights_size,
-        json_key=row.json_key,
-        weights_key=row.weights_key,
-    )
+    values = {f.name: getattr(row, f.name) for f in fields(VersionInfo) if f.name != "metrics"}
+    values["created_at"] = _aware(values["created_at"])
+    return VersionInfo(metrics=json.loads(row.metrics_json), **values)
 
 
 class SqlMetadataStore:
@@ -291,65 +283,50 @@ class SqlMetadataStore:
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 
-    def add_version(self, new: NewVersion) -> VersionInfo:
-        now = datetime.now(UTC)
-        m, v = models_table, model_versions_table
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[Connection]:
+        """A connection (a transaction when writing); driver failures become 503s."""
         try:
-            with self.engine.begin() as conn:
-                where = and_(m.c.user == new.user, m.c.name == new.name)
-                bumped = conn.execute(
-                    update(m)
-                    .where(where)
-                    .values(last_version=m.c.last_version + 1, updated_at=now)
-                    .returning(m.c.last_version)
-                ).scalar_one_or_none()
-                if bumped is None:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                insert(m).values(
-                                    user=new.user,
-                                    name=new.name,
-                                    public=False,
-                                    last_version=1,
-                                    created_at=now,
-                                    updated_at=now,
-                                )
-                            )
-                        number = 1
-                    except IntegrityError:
-                        # Another writer created the model between our UPDATE and INSERT.
-                        number = conn.execute(
-                            update(m)
-                            .where(where)
-                            .values(last_version=m.c.last_version + 1, updated_at=now)
-                            .returning(m.c.last_version)
-                        ).scalar_one()
-                else:
-                    number = int(bumped)
-                if new.parent_version is not None:
-                    self._require_parent(conn, new, number)
-                row = {
-                    "user": new.user,
-                    "name": new.name,
-                    "version": number,
-                    "created_at": now,
-                    "parent_version": new.parent_version,
-                    "metrics_json": json.dumps(new.metrics, sort_keys=True),
-                    "etag": new.etag,
-                    "json_sha256": new.json_sha256,
-                    "weights_sha256": new.weights_sha256,
-                    "json_size": new.json_size,
-                    "weights_size": new.weights_size,
-                    "json_key": new.json_key,
-                    "weights_key": new.weights_key,
-                }
-                conn.execute(insert(v).values(**row))
-                return _row_to_info(_Row(row))
+            with self.engine.begin() if write else self.engine.connect() as conn:
+                yield conn
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 
-    def _require_parent(self, conn: Any, new: NewVersion, number: int) -> None:
+    def add_version(self, new: NewVersion) -> VersionInfo:
+        now = datetime.now(UTC)
+        m, v = models_table, model_versions_table
+        bump = (
+            update(m)
+            .where(m.c.user == new.user, m.c.name == new.name)
+            .values(last_version=m.c.last_version + 1, updated_at=now)
+            .returning(m.c.last_version)
+        )
+        with self._db(write=True) as conn:
+            number = conn.execute(bump).scalar_one_or_none()
+            if number is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(
+                            insert(m).values(
+                                user=new.user,
+                                name=new.name,
+                                public=False,
+                                last_version=1,
+                                created_at=now,
+                                updated_at=now,
+                            )  # fmt: skip
+                        )
+                    number = 1
+                except IntegrityError:  # another writer created the model just now
+                    number = conn.execute(bump).scalar_one()
+            if new.parent_version is not None:
+                self._require_parent(conn, new, number)
+            row = {**asdict(new), "version": number, "created_at": now}
+            row["metrics_json"] = json.dumps(row.pop("metrics"), sort_keys=True)
+            conn.execute(insert(v).values(**row))
+        return _row_to_info(SimpleNamespace(**row))
+
+    def _require_parent(self, conn: Connection, new: NewVersion, number: int) -> None:
         v = model_versions_table
         found = conn.execute(
             select(v.c.version).where(
@@ -369,7 +346,7 @@ class SqlMetadataStore:
             query = query.order_by(v.c.version.desc()).limit(1)
         else:
             query = query.where(v.c.version == version)
-        with self._connect() as conn:
+        with self._db() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise _not_found(user, name, version)
@@ -377,24 +354,17 @@ class SqlMetadataStore:
 
     def list_versions(self, user: str, name: str) -> list[VersionInfo]:
         v = model_versions_table
-        with self._connect() as conn:
-            rows = conn.execute(
-                select(v).where(v.c.user == user, v.c.name == name).order_by(v.c.version)
-            ).all()
+        query = select(v).where(v.c.user == user, v.c.name == name).order_by(v.c.version)
+        with self._db() as conn:
+            rows = conn.execute(query).all()
         if not rows:
             raise _not_found(user, name, None)
         return [_row_to_info(r) for r in rows]
 
     def list_models(self, user: str) -> list[ModelSummary]:
-        from sqlalchemy import func
-
         m, v = models_table, model_versions_table
         stats = (
-            select(
-                v.c.name,
-                func.max(v.c.version).label("latest"),
-                func.count().label("n"),
-            )
+            select(v.c.name, func.max(v.c.version).label("latest"), func.count().label("n"))
             .where(v.c.user == user)
             .group_by(v.c.name)
             .subquery()
@@ -405,7 +375,7 @@ class SqlMetadataStore:
             .where(m.c.user == user)
             .order_by(m.c.name)
         )
-        with self._connect() as conn:
+        with self._db() as conn:
             rows = conn.execute(query).all()
         return [
             ModelSummary(
@@ -423,70 +393,46 @@ class SqlMetadataStore:
     def delete_version(self, user: str, name: str, version: int) -> VersionInfo:
         v = model_versions_table
         where = and_(v.c.user == user, v.c.name == name, v.c.version == version)
-        try:
-            with self.engine.begin() as conn:
-                row = conn.execute(select(v).where(where)).first()
-                if row is None:
-                    raise _not_found(user, name, version)
-                conn.execute(delete(v).where(where))
-        except OperationalError as exc:
-            raise _unavailable(exc) from exc
+        with self._db(write=True) as conn:
+            row = conn.execute(select(v).where(where)).first()
+            if row is None:
+                raise _not_found(user, name, version)
+            conn.execute(delete(v).where(where))
         return _row_to_info(row)
 
     def delete_model(self, user: str, name: str) -> list[VersionInfo]:
         """Remove the model and all its versions; its name (and numbering) starts afresh."""
         m, v = models_table, model_versions_table
-        try:
-            with self.engine.begin() as conn:
-                rows = conn.execute(select(v).where(v.c.user == user, v.c.name == name)).all()
-                conn.execute(delete(v).where(v.c.user == user, v.c.name == name))
-                gone = conn.execute(delete(m).where(m.c.user == user, m.c.name == name))
-        except OperationalError as exc:
-            raise _unavailable(exc) from exc
+        with self._db(write=True) as conn:
+            rows = conn.execute(select(v).where(v.c.user == user, v.c.name == name)).all()
+            conn.execute(delete(v).where(v.c.user == user, v.c.name == name))
+            gone = conn.execute(delete(m).where(m.c.user == user, m.c.name == name))
         if gone.rowcount == 0:
             raise _not_found(user, name, None)
         return [_row_to_info(r) for r in rows]
 
     def set_public(self, user: str, name: str, public: bool) -> None:
         m = models_table
-        try:
-            with self.engine.begin() as conn:
-                done = conn.execute(
-                    update(m)
-                    .where(m.c.user == user, m.c.name == name)
-                    .values(public=public, updated_at=datetime.now(UTC))
-                )
-        except OperationalError as exc:
-            raise _unavailable(exc) from exc
+        with self._db(write=True) as conn:
+            done = conn.execute(
+                update(m)
+                .where(m.c.user == user, m.c.name == name)
+                .values(public=public, updated_at=datetime.now(UTC))
+            )
         if done.rowcount == 0:
             raise _not_found(user, name, None)
 
     def is_public(self, user: str, name: str) -> bool:
         m = models_table
-        with self._connect() as conn:
-            value = conn.execute(
-                select(m.c.public).where(m.c.user == user, m.c.name == name)
-            ).scalar_one_or_none()
-        return bool(value)
+        query = select(m.c.public).where(m.c.user == user, m.c.name == name)
+        with self._db() as conn:
+            return bool(conn.execute(query).scalar_one_or_none())
 
     def referenced_keys(self) -> set[str]:
         v = model_versions_table
-        with self._connect() as conn:
+        with self._db() as conn:
             rows = conn.execute(select(v.c.json_key, v.c.weights_key)).all()
         return {k for r in rows for k in (r.json_key, r.weights_key)}
-
-    def _connect(self) -> Any:
-        try:
-            return self.engine.connect()
-        except OperationalError as exc:
-            raise _unavailable(exc) from exc
-
-
-class _Row:
-    """Attribute access over the dict we just inserted (same shape as a result row)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 def _not_found(user: str, name: str, version: int | None) -> ModelNotFoundError:
@@ -500,8 +446,9 @@ def _not_found(user: str, name: str, version: int | None) -> ModelNotFoundError:
     )
 
 
-def _unavailable(exc: Exception) -> StoreUnavailableError:
+def _unavailable(exc: OperationalError) -> StoreUnavailableError:
+    # The driver's own message only: SQLAlchemy's str() would show SQL and parameters.
     return StoreUnavailableError(
-        f"The model metadata database is not usable: {exc}. "
+        f"The model metadata database is not usable ({exc.orig}). "
         "Check COINCAST_DATABASE_URL (or the data dir's permissions) and retry."
     )
