@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -258,3 +262,45 @@ def test_no_key_on_the_pro_host(fake_coingecko: FakeCoinGecko, tmp_path: Path) -
         "public host."
     )
     assert info.value.status_code == 502
+
+
+def test_a_time_range_refusal_names_the_limit_and_the_ways_out(
+    fake_coingecko: FakeCoinGecko, tmp_path: Path, fixtures_dir: Path
+) -> None:
+    """If CoinGecko ever lowers the free window below our cap, the user learns why."""
+    recorded = json.loads((fixtures_dir / "error_401_time_range_exceeded.json").read_text())
+    fake_coingecko.inject(CHART, [Fault.status(401, body=recorded)])
+    with make_client(fake_coingecko, tmp_path, Sleeps()) as c, pytest.raises(ApiKeyError) as e:
+        c.daily_history("bitcoin", 200)
+    message = recorded["error"]["status"]["error_message"]
+    assert str(e.value) == (
+        f"CoinGecko refused bitcoin's history for days=200 (error 10012: {message}). Keyless "
+        "and demo plans only reach back 365 days; use a pro key (COINCAST_COINGECKO_PLAN=pro) "
+        f"or {CSV_HINT}."
+    )
+    assert fake_coingecko.count() == 1
+
+
+def test_retry_after_as_an_http_date(fake_coingecko: FakeCoinGecko, tmp_path: Path) -> None:
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    sleeps = Sleeps()
+    fake_coingecko.inject(CHART, [Fault.status(429, retry_after=when)])
+    with make_client(fake_coingecko, tmp_path, sleeps) as c:
+        c.daily_history("bitcoin", 2)
+    assert len(sleeps) == 1 and 10 < sleeps[0] <= 20
+
+
+def test_one_client_serves_many_threads(
+    fake_coingecko: FakeCoinGecko, tmp_path: Path, daily_dir: Path
+) -> None:
+    coins = ["bitcoin", "ethereum", "ripple", "litecoin", "dogecoin", "stellar"]
+    fake_coingecko.inject(CHART, [Fault.status(500), Fault.truncated(), Fault.status(429)])
+    with (
+        make_client(fake_coingecko, tmp_path, Sleeps()) as c,
+        ThreadPoolExecutor(max_workers=3) as pool,
+    ):
+        got = pool.map(lambda coin: c.daily_history(coin, 40), coins)
+        frames = dict(zip(coins, got, strict=True))
+    for coin, frame in frames.items():
+        assert_same_history(frame, shifted_csv(daily_dir, coin).tail(40))
+    assert fake_coingecko.count() == len(coins) + 3

@@ -60,10 +60,11 @@ class Fault:
     body: bytes | None = None
 
     @classmethod
-    def status(cls, code: int, retry_after: float | str | None = None) -> Fault:
-        """Answer ``code`` with CoinGecko's error envelope (and Retry-After if given)."""
+    def status(cls, code: int, retry_after: float | str | None = None, body: Any = None) -> Fault:
+        """Answer ``code`` with CoinGecko's error envelope, or ``body`` (JSON-encoded)."""
         ra = None if retry_after is None else str(retry_after)
-        return cls("status", code=code, retry_after=ra)
+        raw = None if body is None else json.dumps(body).encode()
+        return cls("status", code=code, retry_after=ra, body=raw)
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -285,7 +286,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "status":
             body = {"status": {"error_code": fault.code, "error_message": "injected fault"}}
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            self._send(record, fault.code, body, headers)
+            raw = fault.body or json.dumps(body).encode()
+            self._send_raw(record, fault.code, raw, headers)
             return
         if fault is not None and fault.kind == "malformed":
             raw = fault.body or b'{"prices": "not a list", "market_caps": null}'

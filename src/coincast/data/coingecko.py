@@ -226,6 +226,9 @@ class CoinGeckoClient:
             )
 
     def _range_chunks(self, coin_id: str, days: int | None) -> list[_Chart]:
+        """Walk back from now in 365-day pieces; for ``days=None`` stop at the first empty
+        piece (the coin did not trade yet), so a young coin costs two calls, not fifteen.
+        A coin with a whole year of no data inside its history would be cut there."""
         now_s = int(time.time())
         today_s = now_s - now_s % 86_400
         lo = int(EARLIEST.timestamp()) if days is None else today_s - (days - 1) * 86_400
