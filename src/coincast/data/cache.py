@@ -1,0 +1,518 @@
+"""The market-data store: coin list, daily rows and a fetch log in the shared database.
+
+Why SQLAlchemy Core and this schema: the rows are plain facts (one price per coin per day),
+the queries are explicit, and the same tables run on the embedded SQLite file and on
+PostgreSQL (``COINCAST_DATABASE_URL``). Upserts use the dialect's own ``ON CONFLICT DO
+UPDATE`` (SQLite and PostgreSQL spell it the same way in SQLAlchemy), so a re-fetched day
+replaces the stored one instead of failing or duplicating.
+
+Why recorded migrations rather than Alembic: Alembic is not a dependency and three tables
+do not justify one. Instead ``schema_versions`` records, per component (``"market"``
+here), the number of the last migration applied; :data:`MIGRATIONS` is an append-only list
+and each start-up applies the missing ones inside one transaction. The numbers map one to
+one onto Alembic revisions if the project outgrows this (sqlite-utils does the same).
+
+Why one transaction per write: a refresh that dies half-way (crash, fault, Ctrl-C) must
+leave each coin either fully updated or exactly as it was; readers never see half a
+history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from coincast.db import make_engine, metadata
+from coincast.errors import DataError, NoDataError, StoreUnavailableError
+from coincast.settings import Settings
+
+from .frame import HISTORY_COLUMNS, validate_history
+
+__all__ = [
+    "MarketCache",
+    "CoinRow",
+    "HistorySummary",
+    "FetchLogRow",
+    "MarketCoinLike",
+    "Source",
+    "MIGRATIONS",
+    "SCHEMA_COMPONENT",
+]
+
+Source = Literal["coingecko", "csv"]
+SCHEMA_COMPONENT = "market"
+# Rows per INSERT statement: bounded statements for PostgreSQL's parameter limit, and
+# several statements per large history (so a fault can land mid-write and still roll back).
+_CHUNK = 1000
+
+schema_versions = Table(
+    "schema_versions",
+    metadata,
+    Column("component", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+coins_table = Table(
+    "coins",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("symbol", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    # NULL once a coin drops out of the latest top list (the list is a snapshot).
+    Column("volume_rank", Integer, nullable=True),
+    Column("market_cap_rank", Integer, nullable=True),
+    Column("current_price", Float, nullable=True),
+    Column("total_volume", Float, nullable=True),
+    Column("market_cap", Float, nullable=True),
+    Column("high_24h", Float, nullable=True),
+    Column("low_24h", Float, nullable=True),
+    Column("price_change_percentage_24h", Float, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+daily_table = Table(
+    "daily",
+    metadata,
+    Column("coin_id", String(128), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("price", Float, nullable=False),
+    Column("volume", Float, nullable=True),
+    Column("market_cap", Float, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+fetch_log_table = Table(
+    "fetch_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coin_id", String(128), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("requested_days", Integer, nullable=True),
+    Column("message", Text, nullable=True),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[coins_table, daily_table, fetch_log_table], checkfirst=True)
+
+
+# Append only: (version, description, step). Never edit a released step; add a new one.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "coins, daily and fetch_log tables", _v1_initial),
+]
+
+
+class MarketCoinLike(Protocol):
+    """What ``upsert_coins`` reads from a coin (``coincast.data.coingecko.MarketCoin``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def volume_rank(self) -> int: ...
+    @property
+    def market_cap_rank(self) -> int | None: ...
+    @property
+    def current_price(self) -> float | None: ...
+    @property
+    def total_volume(self) -> float | None: ...
+    @property
+    def market_cap(self) -> float | None: ...
+    @property
+    def high_24h(self) -> float | None: ...
+    @property
+    def low_24h(self) -> float | None: ...
+    @property
+    def price_change_percentage_24h(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class CoinRow:
+    id: str
+    symbol: str
+    name: str
+    volume_rank: int | None
+    market_cap_rank: int | None
+    current_price: float | None
+    total_volume: float | None
+    market_cap: float | None
+    high_24h: float | None
+    low_24h: float | None
+    price_change_percentage_24h: float | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HistorySummary:
+    coin_id: str
+    rows: int
+    first: date
+    last: date
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FetchLogRow:
+    coin_id: str | None
+    kind: str
+    started_at: datetime
+    finished_at: datetime
+    ok: bool
+    rows: int
+    requested_days: int | None
+    message: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything stored here is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _opt(value: Any) -> float | None:
+    """NaN means "no value" in a frame and NULL in the table."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _chunks(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+class MarketCache:
+    """Coin list, daily history and fetch log of every coin, in ``settings``' database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: Engine = make_engine(settings)
+        try:
+            migrate(self.engine)
+        except SQLAlchemyError as exc:
+            raise self._unavailable("open", exc) from exc
+
+    # --- coins ---------------------------------------------------------------------------
+
+    def upsert_coins(self, coins: Sequence[MarketCoinLike]) -> None:
+        """Store a top list as the current snapshot: coins not in it lose their rank."""
+        now = _now()
+        rows = [
+            {
+                "id": c.id,
+                "symbol": c.symbol,
+                "name": c.name,
+                "volume_rank": c.volume_rank,
+                "market_cap_rank": c.market_cap_rank,
+                "current_price": _opt(c.current_price),
+                "total_volume": _opt(c.total_volume),
+                "market_cap": _opt(c.market_cap),
+                "high_24h": _opt(c.high_24h),
+                "low_24h": _opt(c.low_24h),
+                "price_change_percentage_24h": _opt(c.price_change_percentage_24h),
+                "updated_at": now,
+            }
+            for c in coins
+        ]
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(coins_table).values(volume_rank=None))
+                for chunk in _chunks(rows, _CHUNK):
+                    conn.execute(self._upsert(coins_table, ["id"]), chunk)
+        except SQLAlchemyError as exc:
+            raise self._unavailable("store the coin list in", exc) from exc
+
+    def coins(self, limit: int | None = None) -> list[CoinRow]:
+        """Coins of the latest top list by volume rank, then any others by id."""
+        query = select(coins_table).order_by(
+            coins_table.c.volume_rank.is_(None), coins_table.c.volume_rank, coins_table.c.id
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            result = conn.execute(query).mappings().all()
+        return [CoinRow(**{**row, "updated_at": _aware(row["updated_at"])}) for row in result]
+
+    # --- daily history -------------------------------------------------------------------
+
+    def upsert_history(
+        self, coin_id: str, frame: pd.DataFrame, source: Source = "coingecko"
+    ) -> int:
+        """Insert or replace ``frame``'s days for ``coin_id`` in one transaction.
+
+        Returns the number of days that were not stored before. Either every row lands or
+        none does: a failure rolls back and leaves the previous history untouched.
+        """
+        if source not in ("coingecko", "csv"):
+            raise DataError(f"Unknown data source {source!r}; use 'coingecko' or 'csv'.")
+        history = validate_history(frame, what=f"history of {coin_id}")
+        bad = history.index[~(history["price"] > 0)]
+        if len(bad):
+            raise DataError(
+                f"{coin_id}: price is missing or not positive on {bad[0].date()} "
+                f"({len(bad)} day(s)); nothing was stored. Fix the source data and retry."
+            )
+        now = _now()
+        rows = [
+            {
+                "coin_id": coin_id,
+                "date": day,
+                "price": float(price),
+                "volume": _opt(volume),
+                "market_cap": _opt(cap),
+                "source": source,
+                "stored_at": now,
+            }
+            for day, price, volume, cap in zip(
+                pd.DatetimeIndex(history.index).date,
+                history["price"].tolist(),
+                history["volume"].tolist(),
+                history["market_cap"].tolist(),
+                strict=True,
+            )
+        ]
+        if not rows:
+            return 0
+        try:
+            with self.engine.begin() as conn:
+                before = conn.execute(
+                    select(func.count())
+                    .select_from(daily_table)
+                    .where(daily_table.c.coin_id == coin_id)
+                ).scalar_one()
+                stmt = self._upsert(daily_table, ["coin_id", "date"])
+                for chunk in _chunks(rows, _CHUNK):
+                    conn.execute(stmt, chunk)
+                after = conn.execute(
+                    select(func.count())
+                    .select_from(daily_table)
+                    .where(daily_table.c.coin_id == coin_id)
+                ).scalar_one()
+        except SQLAlchemyError as exc:
+            raise self._unavailable(f"store {coin_id}'s history in", exc) from exc
+        return int(after - before)
+
+    def history(
+        self, coin_id: str, start: date | None = None, end: date | None = None
+    ) -> pd.DataFrame:
+        """The stored days of ``coin_id`` (inclusive bounds) as a history frame."""
+        query = (
+            select(
+                daily_table.c.date,
+                daily_table.c.price,
+                daily_table.c.volume,
+                daily_table.c.market_cap,
+            )
+            .where(daily_table.c.coin_id == coin_id)
+            .order_by(daily_table.c.date)
+        )
+        if start is not None:
+            query = query.where(daily_table.c.date >= _as_date(start))
+        if end is not None:
+            query = query.where(daily_table.c.date <= _as_date(end))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            span = ""
+            if start is not None or end is not None:
+                span = f" between {start or 'the start'} and {end or 'the end'}"
+            raise NoDataError(
+                f"No market data stored for '{coin_id}'{span}. Run `coincast data fetch "
+                f"{coin_id}` or `coincast data import FILE --coin {coin_id}` first."
+            )
+        frame = pd.DataFrame(
+            [tuple(r[1:]) for r in rows],
+            columns=list(HISTORY_COLUMNS),
+            index=pd.DatetimeIndex([pd.Timestamp(r[0]) for r in rows], name="date"),
+            dtype="float64",
+        )
+        return validate_history(frame, what=f"stored history of {coin_id}")
+
+    def last_date(self, coin_id: str) -> date | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.max(daily_table.c.date)).where(daily_table.c.coin_id == coin_id)
+            ).scalar_one()
+        return _as_date(value) if value is not None else None
+
+    def summaries(self) -> list[HistorySummary]:
+        """One line per coin with stored days (what ``coincast data show`` lists)."""
+        query = (
+            select(
+                daily_table.c.coin_id,
+                func.count(),
+                func.min(daily_table.c.date),
+                func.max(daily_table.c.date),
+            )
+            .group_by(daily_table.c.coin_id)
+            .order_by(daily_table.c.coin_id)
+        )
+        sources_q = select(daily_table.c.coin_id, daily_table.c.source).distinct()
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+            sources: dict[str, set[str]] = {}
+            for coin_id, source in conn.execute(sources_q).all():
+                sources.setdefault(coin_id, set()).add(source)
+        return [
+            HistorySummary(
+                coin_id=r[0],
+                rows=int(r[1]),
+                first=_as_date(r[2]),
+                last=_as_date(r[3]),
+                sources=tuple(sorted(sources.get(r[0], ()))),
+            )
+            for r in rows
+        ]
+
+    # --- fetch log -----------------------------------------------------------------------
+
+    def log_fetch(
+        self,
+        coin_id: str | None,
+        kind: str,
+        *,
+        ok: bool,
+        rows: int = 0,
+        requested_days: int | None = None,
+        message: str | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record one fetch attempt, so ``show`` can say when data was last refreshed."""
+        finished = _now()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    fetch_log_table.insert().values(
+                        coin_id=coin_id,
+                        kind=kind,
+                        started_at=started_at or finished,
+                        finished_at=finished,
+                        ok=ok,
+                        rows=rows,
+                        requested_days=requested_days,
+                        message=message,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise self._unavailable("write the fetch log in", exc) from exc
+
+    def fetch_log(self, coin_id: str | None = None, limit: int = 20) -> list[FetchLogRow]:
+        """The newest entries first."""
+        query = select(fetch_log_table).order_by(fetch_log_table.c.id.desc()).limit(limit)
+        if coin_id is not None:
+            query = query.where(fetch_log_table.c.coin_id == coin_id)
+        with self.engine.connect() as conn:
+            result = conn.execute(query).mappings().all()
+        return [
+            FetchLogRow(
+                coin_id=r["coin_id"],
+                kind=r["kind"],
+                started_at=_aware(r["started_at"]),
+                finished_at=_aware(r["finished_at"]),
+                ok=bool(r["ok"]),
+                rows=int(r["rows"]),
+                requested_days=r["requested_days"],
+                message=r["message"],
+            )
+            for r in result
+        ]
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _upsert(self, table: Table, keys: list[str]) -> Any:
+        """``INSERT … ON CONFLICT (keys) DO UPDATE`` in the engine's dialect (executemany)."""
+        dialect = self.engine.dialect.name
+        if dialect == "sqlite":
+            stmt: Any = sqlite.insert(table)
+        elif dialect == "postgresql":
+            stmt = postgresql.insert(table)
+        else:
+            raise StoreUnavailableError(
+                f"Database dialect {dialect!r} is not supported for market data; use SQLite "
+                "(the default) or PostgreSQL in COINCAST_DATABASE_URL."
+            )
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        return stmt.on_conflict_do_update(index_elements=keys, set_=updates)
+
+    def _unavailable(self, action: str, exc: SQLAlchemyError) -> StoreUnavailableError:
+        orig = getattr(exc, "orig", None)
+        detail = str(orig) if orig is not None else str(exc)
+        return StoreUnavailableError(
+            f"Could not {action} the market database ({self._where()}): {detail}. Nothing "
+            "was changed. Check that the database is reachable and writable, then retry."
+        )
+
+    def _where(self) -> str:
+        url = self.engine.url
+        return str(url.database) if url.drivername.startswith("sqlite") else url.render_as_string()
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def migrate(engine: Engine) -> int:
+    """Apply the market migrations not yet recorded; return the schema version."""
+    with engine.begin() as conn:
+        metadata.create_all(conn, tables=[schema_versions], checkfirst=True)
+        current = conn.execute(
+            select(schema_versions.c.version).where(schema_versions.c.component == SCHEMA_COMPONENT)
+        ).scalar_one_or_none()
+        version = int(current or 0)
+        for number, _description, step in MIGRATIONS:
+            if number > version:
+                step(conn)
+                version = number
+        if current is None:
+            conn.execute(
+                schema_versions.insert().values(
+                    component=SCHEMA_COMPONENT, version=version, applied_at=_now()
+                )
+            )
+        elif version != current:
+            conn.execute(
+                update(schema_versions)
+                .where(schema_versions.c.component == SCHEMA_COMPONENT)
+                .values(version=version, applied_at=_now())
+            )
+    return version
