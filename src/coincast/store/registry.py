@@ -23,16 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coincast.db import make_engine
 from coincast.errors import InvalidRequestError, ModelFormatError
 from coincast.settings import Settings
 from coincast.store.backends import (
     BlobStore,
-    FileBlobStore,
     MetadataStore,
     ModelSummary,
     NewVersion,
-    SqlMetadataStore,
     VersionInfo,
 )
 
@@ -101,8 +98,11 @@ class ModelRegistry:
         blob_store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
-        self.meta: MetadataStore = metadata_store or SqlMetadataStore(make_engine(settings))
-        self.blobs: BlobStore = blob_store or FileBlobStore(settings.models_dir)
+        # Backends chosen from settings (PostgreSQL/S3 or SQLite/files): scale-out's hook.
+        from coincast.store.selection import blob_store_for, metadata_store_for
+
+        self.meta: MetadataStore = metadata_store or metadata_store_for(settings)
+        self.blobs: BlobStore = blob_store or blob_store_for(settings)
 
     # --- writing -----------------------------------------------------------------------
 

@@ -1,0 +1,143 @@
+"""Test-only hook: stop a save at a named point so a crash test can ``kill -9`` it there.
+
+Enabled only by ``COINCAST_FAULT_PAUSE_AT`` (never set in production). When a save
+reaches that point the process writes ``COINCAST_FAULT_PAUSE_FILE`` (so the test knows
+where it stands) and blocks forever. The points, in the order a save passes them:
+
+    before-json      nothing written yet
+    mid-json         model.json half sent to the blob store (S3: a real, unfinished PUT)
+    before-weights   model.json stored, weights not
+    mid-weights      weights half sent (S3: a real, unfinished PUT)
+    before-row       both files stored, no database transaction yet
+    before-commit    version number allocated and row inserted, transaction not committed
+
+Each one must leave no visible half version after the kill.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from coincast.settings import Settings
+from coincast.store.backends import BlobStore, MetadataStore, NewVersion, VersionInfo
+
+__all__ = ["POINTS", "PausingBlobStore", "pausing_metadata_store", "pause"]
+
+POINTS = (
+    "before-json",
+    "mid-json",
+    "before-weights",
+    "mid-weights",
+    "before-row",
+    "before-commit",
+)
+
+
+def pause(settings: Settings, point: str) -> None:
+    """Block forever if ``point`` is the configured one (after announcing it)."""
+    if settings.fault_pause_at != point:
+        return
+    if settings.fault_pause_file is not None:
+        tmp = settings.fault_pause_file.with_suffix(".tmp")
+        tmp.write_text(f"{point} {os.getpid()}\n")
+        os.replace(tmp, settings.fault_pause_file)
+    while True:  # until SIGKILL
+        time.sleep(3600)
+
+
+class _StallingReader(io.RawIOBase):
+    """A request body that hands out its first half, then pauses at the hook."""
+
+    def __init__(self, data: bytes, settings: Settings, point: str) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+        self._settings = settings
+        self._point = point
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        half = len(self._data) // 2
+        if self._pos >= half:
+            pause(self._settings, self._point)
+        end = min(len(self._data), self._pos + len(buffer), max(half, 1))
+        n = end - self._pos
+        buffer[:n] = self._data[self._pos : end]
+        self._pos = end
+        return n
+
+
+class PausingBlobStore:
+    """Wraps a ``BlobStore``; the first put is model.json, the second the weights."""
+
+    def __init__(self, inner: BlobStore, settings: Settings) -> None:
+        self.inner = inner
+        self.settings = settings
+        self._local = threading.local()
+
+    def put(self, key: str, data: bytes) -> None:
+        kind = "json" if key.endswith("model.json") else "weights"
+        pause(self.settings, f"before-{kind}")
+        if self.settings.fault_pause_at == f"mid-{kind}":
+            client = getattr(self.inner, "_client", None)
+            bucket = getattr(self.inner, "bucket", None)
+            if client is not None:  # S3: stream half the object, then stop mid-PUT
+                body = io.BufferedReader(_StallingReader(data, self.settings, f"mid-{kind}"))
+                client.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    ContentLength=len(data),
+                )
+            pause(self.settings, f"mid-{kind}")
+        self.inner.put(key, data)
+
+    def get(self, key: str) -> bytes:
+        return self.inner.get(key)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        return self.inner.keys(older_than)
+
+
+class _PausingMetadataStore:
+    def __init__(self, inner: MetadataStore, settings: Settings) -> None:
+        self._inner = inner
+        self._settings = settings
+
+    def add_version(self, new: NewVersion) -> VersionInfo:
+        pause(self._settings, "before-row")
+        return self._inner.add_version(new)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def pausing_metadata_store(
+    inner: MetadataStore, engine: Engine, settings: Settings
+) -> MetadataStore:
+    if settings.fault_pause_at == "before-commit":
+        pending = threading.local()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith("INSERT INTO STORE_MODEL_VERSIONS"):
+                pending.row = True
+
+        @event.listens_for(engine, "commit")
+        def _before_commit(conn: Any) -> None:
+            if getattr(pending, "row", False):
+                pause(settings, "before-commit")
+
+    return _PausingMetadataStore(inner, settings)
