@@ -223,6 +223,7 @@ def test_failure_between_blob_write_and_commit_leaves_no_version(settings: Setti
     assert registry.save("alice", "btc", j2, w2).version == 2
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch
 def test_crash_after_blob_write_leaves_only_garbage(settings: Settings, tmp_path: Path) -> None:
     """A real process dies (os._exit) after writing the files, before the DB row."""
     registry = ModelRegistry(settings)
