@@ -175,32 +175,40 @@ def test_cancel_between_epochs_keeps_the_best_completed_epoch() -> None:
     assert all(torch.equal(best[k], v) for k, v in model.state_dict().items())
 
 
-def test_cancel_mid_epoch_stops_at_the_next_batch_and_restores() -> None:
+class CancelAfter(CancelToken):
+    """Cancels itself at its n-th check: training checks once per batch."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.checks = n, 0
+
+    @property
+    def cancelled(self) -> bool:
+        self.checks += 1
+        if self.checks >= self.n:
+            self.cancel()
+        return super().cancelled
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2], ids=["kernel", "reference"])
+def test_cancel_mid_epoch_stops_at_the_next_batch_and_restores(dropout: float) -> None:
     x, y = sine_windows(400)
-    model = make_model()
-    token = CancelToken()
-    calls: list[int] = []
-    after_epoch_1: list[dict[str, torch.Tensor]] = []
+    model = make_model(units=(8,), dropout=dropout)
     batches = math.ceil(x.shape[0] / 8)
-
-    def count(module: torch.nn.Module, args: object, out: object) -> None:
-        calls.append(1)
-        if len(calls) == batches + 5:  # the 5th batch of epoch 2
-            token.cancel()
-
-    model.register_forward_hook(count)
+    token = CancelAfter(batches + 5)  # during the 5th batch of epoch 2
+    after_epoch: list[dict[str, torch.Tensor]] = []
     result = train_model(
         model,
         x,
         y,
         config=TrainConfig(epochs=5, batch_size=8),
-        on_epoch=lambda r: after_epoch_1.append(weights(model)),
+        on_epoch=lambda r: after_epoch.append(weights(model)),
         cancel=token,
     )
     assert result.cancelled and result.epochs_run == 1
-    assert len(calls) == batches + 5  # no batch ran after the cancel
+    assert token.checks == batches + 5  # nothing ran after the cancel was seen
     assert result.restored_best  # the half-trained epoch 2 is dropped
-    assert all(torch.equal(after_epoch_1[0][k], v) for k, v in model.state_dict().items())
+    assert all(torch.equal(after_epoch[0][k], v) for k, v in model.state_dict().items())
 
 
 def test_a_precancelled_run_changes_nothing() -> None:

@@ -1,0 +1,387 @@
+"""Train many LSTM models at once as one computation (one per coin, or one model alone).
+
+The paper model is so small that one model's step is mostly per-op overhead; stacking
+M models' weights along a leading model axis turns every op into one batched op for
+all of them (``coincast.model.kernels``). ``train_model`` uses this engine with M = 1.
+
+Equal to training each model alone (within float tolerance), because every model keeps
+its own state exactly as ``train_model`` would:
+
+- its own ``torch.Generator().manual_seed(config.seed)`` and ``randperm(N_m)`` per epoch,
+  so each model sees the batches it would see alone;
+- its own Adam moments *and step count*, learning rate, plateau counters, best weights.
+
+Different data lengths (coins with shorter histories) are handled with **per-model
+masks**, not by resampling to equal counts (which would change what each model sees):
+the data are padded to the longest set; in step j a model whose epoch has fewer than
+j+1 batches (or that has stopped early) is simply not updated, and a short last batch
+is weighted by 1/len over its real rows. When only some models are active, the step
+runs on that subset only, so finished models cost nothing.
+
+Models with dropout are not supported here (their noise could not match a sequential
+run); ``train_model`` trains those with the reference loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from coincast.errors import DataError
+from coincast.model.kernels import LayerCache, gate_perm, lstm_backward, lstm_forward
+from coincast.model.lstm import LSTMRegressor
+from coincast.model.train import (
+    ADAM_EPS,
+    CancelToken,
+    EpochReport,
+    Plateau,
+    TrainConfig,
+    TrainResult,
+    check_training_data,
+)
+
+__all__ = ["BatchedEpochReport", "Dataset", "predict_stacked", "stack_params", "train_many"]
+
+Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+"""(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
+
+BETA1, BETA2 = 0.9, 0.999  # Adam defaults (PyTorch and Keras agree)
+
+
+@dataclass(frozen=True)
+class BatchedEpochReport:
+    """Overall progress after one epoch of the joint run."""
+
+    epoch: int
+    epochs: int
+    active: int  # models still training after this epoch
+    losses: list[float | None]  # per model; None for a model that had already stopped
+    val_losses: list[float | None]
+    elapsed_s: float
+    eta_s: float
+
+
+OnBatchedEpoch = Callable[[BatchedEpochReport], None]
+
+
+def stack_params(models: Sequence[LSTMRegressor]) -> list[torch.Tensor]:
+    """Stack the models' weights along a model axis, gates in the kernel's internal order.
+
+    Returns per layer [w_ih [M,4U,In], w_hh [M,4U,U], b_ih [M,4U], b_hh [M,4U]], then
+    head_w [M, U] and head_b [M]. The two biases stay separate because the sequential
+    run's Adam updates each of them (with equal gradients).
+    """
+    first = models[0].config
+    if any(m.config != first for m in models):
+        raise DataError("All models trained together must share one architecture (ModelConfig).")
+    params: list[torch.Tensor] = []
+    n_layers = len(first.units)
+    for k in range(n_layers):
+        perm = gate_perm(first.units[k])
+        per_model = [m.lstm_layers()[k].all_weights[0] for m in models]
+        for j in range(4):
+            params.append(torch.stack([w[j].detach()[perm] for w in per_model]).contiguous())
+    params.append(torch.stack([m.head.weight.detach()[0] for m in models]).contiguous())
+    params.append(torch.stack([m.head.bias.detach()[0] for m in models]).contiguous())
+    return params
+
+
+def unstack_params(models: Sequence[LSTMRegressor], params: list[torch.Tensor]) -> None:
+    """Write stacked (internal-order) weights back into the models, in place."""
+    with torch.no_grad():
+        for k, u in enumerate(models[0].config.units):
+            inv = torch.argsort(gate_perm(u))
+            for i, model in enumerate(models):
+                weights = model.lstm_layers()[k].all_weights[0]
+                for j in range(4):
+                    weights[j].copy_(params[4 * k + j][i][inv])
+        for i, model in enumerate(models):
+            model.head.weight[0].copy_(params[-2][i])
+            model.head.bias[0].copy_(params[-1][i])
+
+
+def _forward(
+    params: list[torch.Tensor], x: torch.Tensor, *, cache: bool
+) -> tuple[torch.Tensor, list[LayerCache | None]]:
+    """x [M, T, B, F] → predictions [M, B] and the per-layer caches."""
+    n_layers = (len(params) - 2) // 4
+    caches: list[LayerCache | None] = []
+    h = x
+    for k in range(n_layers):
+        w_ih, w_hh, b_ih, b_hh = params[4 * k : 4 * k + 4]
+        hs, layer_cache = lstm_forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
+        caches.append(layer_cache)
+        h = hs[:, 1:]
+    last = h[:, -1]  # [M, B, U]
+    pred = torch.baddbmm(params[-1].view(-1, 1, 1), last, params[-2].unsqueeze(-1)).squeeze(-1)
+    return pred, caches
+
+
+def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """x [M, N, T, F] → [M, N], no gradients, chunked over N to bound memory."""
+    outs = []
+    with torch.no_grad():
+        for i in range(0, x.shape[1], chunk):
+            xc = x[:, i : i + chunk].transpose(1, 2).contiguous()
+            outs.append(_forward(params, xc, cache=False)[0])
+    return torch.cat(outs, dim=1)
+
+
+def _loss_and_grads(
+    params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Weighted squared error per model ([M], sum_b wb·err²) and its gradients.
+
+    xb [M, B, T, F], yb/wb [M, B]; wb is 1/len for real rows, 0 for padding, so each
+    model's loss is the mean over its own batch, as in ``train_model``.
+    """
+    x = xb.transpose(1, 2).contiguous()
+    pred, caches = _forward(params, x, cache=True)
+    err = pred - yb
+    loss = (err * err * wb).sum(dim=1)
+    dpred = 2.0 * err * wb  # [M, B]
+    n_layers = len(caches)
+    top = caches[-1]
+    assert top is not None
+    last_h = top.hs[:, -1]
+    head_w = params[-2]
+    grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
+    grads[-2] = torch.bmm(dpred.unsqueeze(1), last_h).squeeze(1)  # [M, U]
+    grads[-1] = dpred.sum(dim=1)
+    dh_last: torch.Tensor | None = dpred.unsqueeze(-1) * head_w.unsqueeze(1)  # [M, B, U]
+    dh_seq: torch.Tensor | None = None
+    for k in range(n_layers - 1, -1, -1):
+        cache = caches[k]
+        assert cache is not None
+        w_ih, w_hh = params[4 * k], params[4 * k + 1]
+        g = lstm_backward(cache, w_ih, w_hh, dh_last, dh_seq, need_dx=k > 0)
+        grads[4 * k], grads[4 * k + 1] = g.w_ih, g.w_hh
+        grads[4 * k + 2] = grads[4 * k + 3] = g.bias
+        dh_last, dh_seq = None, g.x
+    return loss, grads
+
+
+class _Adam:
+    """Adam over stacked parameters with per-model step counts and learning rates.
+
+    Same update as ``torch.optim.Adam`` (single-tensor path): bias-corrected step size
+    lr / (1 - b1^t) and denominator sqrt(v) / sqrt(1 - b2^t) + eps.
+    """
+
+    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
+        m = params[0].shape[0]
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.steps = torch.zeros(m, dtype=torch.float64)
+        self.lr = torch.full((m,), lr, dtype=torch.float64)
+
+    def step(
+        self, params: list[torch.Tensor], grads: list[torch.Tensor], idx: torch.Tensor | None
+    ) -> None:
+        """Update all models (idx None) or only the models ``idx`` (grads are for those)."""
+        steps = self.steps if idx is None else self.steps[idx]
+        steps = steps + 1
+        lr = self.lr if idx is None else self.lr[idx]
+        step_size = (lr / (1 - BETA1**steps)).float()
+        bc2_sqrt = torch.sqrt(1 - BETA2**steps).float()
+        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+            m_full, v_full = self.exp_avg[k], self.exp_avg_sq[k]
+            m = m_full if idx is None else m_full[idx]
+            v = v_full if idx is None else v_full[idx]
+            shape = (-1,) + (1,) * (p.dim() - 1)
+            m.lerp_(g, 1 - BETA1)
+            v.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
+            denom = (v.sqrt() / bc2_sqrt.view(shape)).add_(ADAM_EPS)
+            update = m / denom * step_size.view(shape)
+            if idx is None:
+                p.sub_(update)
+            else:
+                m_full[idx], v_full[idx] = m, v
+                p[idx] = p[idx] - update
+        if idx is None:
+            self.steps = steps
+        else:
+            self.steps[idx] = steps
+
+
+def _pad(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Stack sets of different lengths along a new model axis, zero-padded to the longest."""
+    n_max = max(t.shape[0] for t in tensors)
+    out = tensors[0].new_zeros((len(tensors), n_max, *tensors[0].shape[1:]))
+    for i, t in enumerate(tensors):
+        out[i, : t.shape[0]] = t
+    return out
+
+
+def train_many(
+    models: Sequence[LSTMRegressor],
+    datasets: Sequence[Dataset],
+    config: TrainConfig | None = None,
+    on_epoch: OnBatchedEpoch | None = None,
+    cancel: CancelToken | None = None,
+    on_model_epoch: Callable[[int, EpochReport], None] | None = None,
+) -> list[TrainResult]:
+    """Train each model on its own dataset, all as one computation; models change in place.
+
+    Each result equals (within float tolerance) ``train_model(models[i], *datasets[i],
+    config)``; early stopping, LR decay and best-weight restore apply per model.
+    ``on_epoch`` reports overall progress; ``on_model_epoch(i, report)`` gives the
+    per-model report ``train_model`` would have passed to its callback.
+    """
+    config = config or TrainConfig()
+    if len(models) != len(datasets) or not models:
+        raise DataError("Pass one dataset (x, y, x_val, y_val) per model, and at least one model.")
+    if any(m.config.dropout > 0 for m in models):
+        raise DataError(
+            "Batched training covers models without dropout; train dropout models one at a "
+            "time with train_model."
+        )
+    for model, (x, y, xv, yv) in zip(models, datasets, strict=True):
+        check_training_data(model, x, y, xv, yv)
+    has_val = [d[2] is not None for d in datasets]
+    if any(has_val) and not all(has_val):
+        raise DataError("Give validation data for every model or for none.")
+    n_models = len(models)
+    sizes = torch.tensor([d[0].shape[0] for d in datasets])
+    x_all, y_all = _pad([d[0] for d in datasets]), _pad([d[1] for d in datasets])
+    val: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+    if all(has_val):
+        xvs = [d[2] for d in datasets if d[2] is not None]
+        yvs = [d[3] for d in datasets if d[3] is not None]
+        val_mask = _pad([torch.full((v.shape[0],), 1.0 / v.shape[0]) for v in yvs])
+        val = (_pad(xvs), _pad(yvs), val_mask)
+
+    bs = config.batch_size
+    n_batches = (sizes + bs - 1) // bs  # [M]
+    max_batches = int(n_batches.max())
+    rows = torch.arange(n_models).unsqueeze(1)
+    params = stack_params(models)
+    adam = _Adam(params, config.lr)
+    generators = [torch.Generator().manual_seed(config.seed) for _ in models]
+    stoppers = [Plateau(config.patience) for _ in models]
+    decays = [Plateau(config.lr_decay_patience) for _ in models]
+    results = [TrainResult(model=m) for m in models]
+    best = [p.clone() for p in params]
+    has_best = torch.zeros(n_models, dtype=torch.bool)
+    running = torch.ones(n_models, dtype=torch.bool)  # not stopped early
+    lrs = [config.lr] * n_models
+    cancelled = False
+    start = time.perf_counter()
+
+    for epoch in range(1, config.epochs + 1):
+        # Each model's order from its own generator, padded to max_batches * bs rows.
+        order = torch.zeros(n_models, max_batches * bs, dtype=torch.long)
+        weight = torch.zeros(n_models, max_batches * bs)
+        for i in range(n_models):
+            if not running[i]:
+                continue
+            n_i = int(sizes[i])
+            perm = torch.randperm(n_i, generator=generators[i]) if config.shuffle else None
+            order[i, :n_i] = perm if perm is not None else torch.arange(n_i)
+            last = n_i - (int(n_batches[i]) - 1) * bs
+            weight[i, :n_i] = 1.0 / bs
+            weight[i, n_i - last : n_i] = 1.0 / last
+        epoch_loss = torch.zeros(n_models, dtype=torch.float64)
+        for j in range(max_batches):
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            active = running & (n_batches > j)
+            idx = order[:, j * bs : (j + 1) * bs]
+            wb = weight[:, j * bs : (j + 1) * bs]
+            if bool(active.all()):
+                xb, yb = x_all[rows, idx], y_all[rows, idx]
+                loss, grads = _loss_and_grads(params, xb, yb, wb)
+                adam.step(params, grads, None)
+                epoch_loss += loss.double() * (wb > 0).sum(dim=1)
+            else:
+                sub = active.nonzero().squeeze(1)
+                if sub.numel() == 0:
+                    continue
+                xb, yb = x_all[sub.unsqueeze(1), idx[sub]], y_all[sub.unsqueeze(1), idx[sub]]
+                loss, grads = _loss_and_grads([p[sub] for p in params], xb, yb, wb[sub])
+                adam.step(params, grads, sub)
+                epoch_loss[sub] += loss.double() * (wb[sub] > 0).sum(dim=1)
+        if cancelled:
+            break
+
+        val_losses: list[float | None] = [None] * n_models
+        if val is not None:
+            pred = predict_stacked(params, val[0])
+            per_model = (((pred - val[1]) ** 2) * val[2]).sum(dim=1)
+            val_losses = [float(v) for v in per_model]
+        # Models hold each epoch's weights, so callbacks can inspect or checkpoint them.
+        unstack_params(models, params)
+        elapsed = time.perf_counter() - start
+        losses: list[float | None] = [None] * n_models
+        improved_any = []
+        for i in range(n_models):
+            if not running[i]:
+                continue
+            loss_i = float(epoch_loss[i]) / int(sizes[i])  # batch means weighted by size / N
+            losses[i] = loss_i
+            val_i = val_losses[i]
+            monitored = val_i if val_i is not None else loss_i
+            report = EpochReport(
+                epoch=epoch,
+                epochs=config.epochs,
+                loss=loss_i,
+                val_loss=val_i,
+                lr=lrs[i],
+                elapsed_s=elapsed,
+                eta_s=elapsed / epoch * (config.epochs - epoch),
+            )
+            results[i].history.append(report)
+            improved, exhausted = stoppers[i].step(monitored)
+            if improved:
+                results[i].best_epoch, results[i].best_loss = epoch, monitored
+                improved_any.append(i)
+            if on_model_epoch is not None:
+                on_model_epoch(i, report)
+            if exhausted:
+                results[i].stopped_early = epoch < config.epochs
+                running[i] = False
+                continue
+            _, plateaued = decays[i].step(monitored)
+            if plateaued and lrs[i] > config.min_lr:
+                lrs[i] = max(lrs[i] * config.lr_decay_factor, config.min_lr)
+                adam.lr[i] = lrs[i]
+                decays[i].wait = 0
+        if improved_any:
+            sel = torch.tensor(improved_any)
+            for b, p in zip(best, params, strict=True):
+                b[sel] = p[sel]
+            has_best[sel] = True
+        if on_epoch is not None:
+            on_epoch(
+                BatchedEpochReport(
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    active=int(running.sum()),
+                    losses=losses,
+                    val_losses=[
+                        v if losses[i] is not None else None for i, v in enumerate(val_losses)
+                    ],
+                    elapsed_s=elapsed,
+                    eta_s=elapsed / epoch * (config.epochs - epoch),
+                )
+            )
+        if not bool(running.any()):
+            break
+
+    # Restore best weights where the rule asks for it (see train_model).
+    for i, result in enumerate(results):
+        result.cancelled = cancelled
+        moved = cancelled or result.best_epoch != result.epochs_run
+        if (config.patience is not None or cancelled) and bool(has_best[i]) and moved:
+            for b, p in zip(best, params, strict=True):
+                p[i] = b[i]
+            result.restored_best = True
+    unstack_params(models, params)
+    elapsed = time.perf_counter() - start
+    for result in results:
+        result.elapsed_s = elapsed
+    return results
