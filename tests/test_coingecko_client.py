@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,3 +191,14 @@ def test_unknown_coin_is_not_retried(
     )
     assert info.value.status_code == 404
     assert fake_coingecko.count() == 1 and sleeps == []
+
+
+def test_importing_the_data_source_pulls_in_no_cli_stack() -> None:
+    """httpx imports click/rich when installed; the module defers httpx for that reason."""
+    code = (
+        "import sys, coincast.data.coingecko, coincast.data.stablecoins\n"
+        "bad = {'rich', 'click', 'typer', 'pygments', 'fastapi', 'starlette', 'uvicorn'}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

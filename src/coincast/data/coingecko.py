@@ -11,6 +11,11 @@ CoinGecko conventions it relies on (see ``shared/fixtures/coingecko/README.md``)
   pro keys get everything, on their own host.
 - Errors come in three envelopes: ``{"error": "..."}``, ``{"status": {error_code,
   error_message}}`` and ``{"error": {"status": {...}}}``.
+
+httpx is imported where a client is built, not at module import: httpx 0.28's
+``__init__`` imports its command-line tool, and with it click, rich and pygments whenever
+they are installed (they are, for our CLI). Importing coincast's core must not pull the
+CLI stack in (``tests/test_layers.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +27,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 from urllib.parse import quote
 
-import httpx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tenacity import (
@@ -48,6 +52,9 @@ from coincast.errors import (
     UnknownCoinError,
 )
 from coincast.settings import PRO_URL, PUBLIC_URL, ApiPlan, Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["CoinGeckoClient", "MarketCoin", "FREE_MAX_DAYS", "RANGE_CHUNK_DAYS", "CSV_HINT"]
 
@@ -146,6 +153,8 @@ class CoinGeckoClient:
         if key is not None:
             name = "x-cg-pro-api-key" if settings.coingecko_plan is ApiPlan.pro else None
             headers[name or "x-cg-demo-api-key"] = key.get_secret_value()
+        import httpx
+
         self._http = httpx.Client(
             base_url=settings.base_url, headers=headers, timeout=settings.http_timeout
         )
@@ -284,6 +293,8 @@ class CoinGeckoClient:
         subject: str,
         coin: str | None,
     ) -> T:
+        import httpx
+
         self._limiter.acquire()
         try:
             resp = self._http.get(path, params=params)
