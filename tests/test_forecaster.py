@@ -162,3 +162,34 @@ def test_backtest_refit_every_k_days() -> None:
     assert ev.n_origins == 25  # 10 % of the 249 target days, first origin the day before
     assert set(ev.table["method"]) == {"model", "naive", "drift"}
     assert ev.coverage and all(0.0 <= c <= 1.0 for c in ev.coverage)
+
+
+def test_tfjs_export_round_trip_gives_the_same_forecast() -> None:
+    from coincast.store.tfjs import from_tfjs, to_tfjs
+
+    fc = Forecaster("deep", units=(8, 4), epochs=2, window=10).fit(random_walk(300))
+    assert fc.model is not None and fc.spec is not None
+    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
+    model, window, meta = from_tfjs(json.dumps(doc).encode(), weights)
+    assert window == 10
+    again = Forecaster.from_model(model, meta)
+    a, b = fc.forecast(7), again.forecast(7)
+    np.testing.assert_allclose(b["forecast"], a["forecast"], rtol=1e-5)
+    np.testing.assert_allclose(b["upper"], a["upper"], rtol=1e-5)
+    assert again.metadata()["metrics"] == meta["metrics"]
+
+
+def test_cancelled_fit_keeps_a_usable_model_and_says_so() -> None:
+    from coincast.model.train import CancelToken, EpochReport
+
+    token = CancelToken()
+
+    def stop_after_first(report: EpochReport) -> None:
+        token.cancel()
+
+    fc = Forecaster("paper", units=(8,), epochs=20, window=10)
+    fc.fit(random_walk(300), on_epoch=stop_after_first, cancel=token)
+    meta = fc.metadata()
+    assert meta["training"]["cancelled"] is True
+    assert meta["training"]["epochs_run"] == 1
+    assert np.isfinite(fc.forecast(3)["forecast"]).all()
