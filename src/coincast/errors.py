@@ -18,7 +18,8 @@ message and exits 1. Nothing else in coincast raises bare exceptions at users.
     ├── ModelError                      422
     │   ├── ModelFormatError            400  model.json / weights do not describe a valid model
     │   ├── ModelNotFoundError          404  no such model or version
-    │   └── TrainingCancelledError      409  training was cancelled by the user
+    │   ├── TrainingCancelledError      409  training was cancelled by the user
+    │   └── JobNotFoundError            404  no such training job (for this user)
     ├── StoreUnavailableError           503  metadata DB or blob store not reachable
     ├── AuthError                       401  missing or unknown token
     │   └── ForbiddenError              403  token valid but not for this resource
@@ -39,6 +40,7 @@ __all__ = [
     "ForbiddenError",
     "InsufficientHistoryError",
     "InvalidRequestError",
+    "JobNotFoundError",
     "ModelError",
     "ModelFormatError",
     "ModelNotFoundError",
@@ -120,6 +122,10 @@ class ModelNotFoundError(ModelError):
 
 class TrainingCancelledError(ModelError):
     status_code = 409
+
+
+class JobNotFoundError(ModelError):
+    status_code = 404
 
 
 class StoreUnavailableError(CoincastError):

@@ -1,0 +1,169 @@
+"""The FastAPI application: ``create_app(settings)`` wires services, routes and errors.
+
+No module-level app or settings: tests start several servers, each on its own data dir.
+Every error leaves as ``{"error": {"type", "message"}}`` — ``CoincastError`` with its own
+``status_code``, request validation as 422 with the offending field named, Starlette's
+HTTP errors (404/405, malformed multipart) with their status, and anything unexpected as
+a 500 that reveals nothing but a request to report it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from coincast import __version__
+from coincast.errors import AuthError, CoincastError
+from coincast.server.jobs import JobManager
+from coincast.server.limits import BodySizeLimit
+from coincast.server.services import Services, is_loopback
+from coincast.settings import Settings
+from coincast.store.registry import ModelRegistry
+from coincast.store.users import UserStore
+
+__all__ = ["create_app", "error_response", "WEB_DIR"]
+
+log = logging.getLogger("coincast.server")
+WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+API_PREFIX = "/api/v1"
+# Multipart framing (boundaries, part headers) on top of the two files.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+_HTTP_TYPES = {
+    400: "InvalidRequestError",
+    401: "AuthError",
+    403: "ForbiddenError",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLargeError",
+}
+
+
+def error_response(status: int, type_: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"type": type_, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
+    """The app for ``settings``. ``loopback``: whether the server binds to this machine
+    only (enables local single-user mode); default from ``settings.host``."""
+    registry = ModelRegistry(settings)
+    services = Services(
+        settings=settings,
+        registry=registry,
+        users=UserStore(settings),
+        jobs=JobManager(settings, registry),
+        loopback=is_loopback(settings.host) if loopback is None else loopback,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        orphans = registry.collect_garbage()
+        if orphans:
+            log.info(
+                "removed %d unreferenced model files left by an interrupted save", len(orphans)
+            )
+        try:
+            yield
+        finally:
+            services.jobs.shutdown()
+
+    app = FastAPI(
+        title="coincast",
+        version=__version__,
+        summary="Cryptocurrency price forecasts with LSTMs; a TF.js-compatible model store.",
+        description=(
+            'Routes live under /api/v1. Errors are JSON {"error": {"type", "message"}}. '
+            "Forecasts are decision support, not financial advice. Data provided by CoinGecko."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    _install_error_handlers(app)
+
+    from coincast.server.routes import coins, forecasts, jobs, meta, models
+
+    for module in (meta, coins, models, forecasts, jobs):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.api_route(
+        "/api/{rest:path}",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"],
+        include_in_schema=False,
+    )
+    def api_not_found(rest: str) -> None:
+        """Unknown API paths are 404 JSON, not the static site's 405 for non-GET."""
+        raise StarletteHTTPException(404)
+
+    limit = settings.max_model_json_bytes + settings.max_weights_bytes + _MULTIPART_OVERHEAD
+    app.add_middleware(BodySizeLimit, max_bytes=limit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag"],
+        )
+    if WEB_DIR.is_dir():
+        # Last: API routes match first; everything else is the page's static files.
+        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CoincastError)
+    async def coincast_error(_request: Request, exc: CoincastError) -> JSONResponse:
+        if exc.status_code >= 500 and not isinstance(exc, AuthError):
+            log.warning("%s: %s", type(exc).__name__, exc.message)
+        return error_response(exc.status_code, type(exc).__name__, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "ValidationError", _describe(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        message = str(exc.detail)
+        if status == 404:
+            message = "No such route or file. The API lives under /api/v1 (see /docs)."
+        elif status == 405:
+            message = "This route does not accept that method; see /docs for the allowed ones."
+        elif status == 400 and not message.endswith("."):
+            message = f"Malformed request: {message}. Send the body the route documents in /docs."
+        response = error_response(status, _HTTP_TYPES.get(status, "HttpError"), message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(
+            500,
+            "InternalError",
+            "The server hit an unexpected error; nothing was changed. Please report it with "
+            "the time of the request (the server log has the details).",
+        )
+
+
+def _describe(errors: Any) -> str:
+    """'body.days: Input should be less than or equal to 60; …' — field first, then why."""
+    parts = []
+    for err in list(errors)[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "Invalid request — " + "; ".join(parts) + ". See /docs for the expected shape."

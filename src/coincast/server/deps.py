@@ -1,0 +1,147 @@
+"""``Annotated`` dependency aliases: the services, the caller, and access checks.
+
+Access rules, in one place: a token names a user; that user reads and writes only models
+under their own name; a model flagged public can be read (never written) by anyone,
+even without a token. Another user's private model answers 403 whether or not it
+exists, so probing names reveals nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from coincast.errors import AuthError, ForbiddenError
+from coincast.server.jobs import JobManager
+from coincast.server.services import Services
+from coincast.settings import Settings
+from coincast.store.registry import ModelRegistry, validate_name
+from coincast.store.users import LOCAL_USER, UserStore
+
+__all__ = [
+    "ServicesDep",
+    "SettingsDep",
+    "RegistryDep",
+    "UsersDep",
+    "JobsDep",
+    "MaybeUserDep",
+    "UserDep",
+    "OwnerDep",
+    "ReadableModelDep",
+    "UserPath",
+    "NamePath",
+]
+
+# Documents the scheme in OpenAPI; the header itself is parsed below, because
+# ``auto_error=False`` would silently treat "Basic …" as "no token".
+_bearer = HTTPBearer(auto_error=False, description="Token from `coincast users add NAME`.")
+
+UserPath = Annotated[str, Path(min_length=1, max_length=64, description="User name.")]
+NamePath = Annotated[str, Path(min_length=1, max_length=64, description="Model name.")]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_registry(services: ServicesDep) -> ModelRegistry:
+    return services.registry
+
+
+def get_users(services: ServicesDep) -> UserStore:
+    return services.users
+
+
+def get_jobs(services: ServicesDep) -> JobManager:
+    return services.jobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
+UsersDep = Annotated[UserStore, Depends(get_users)]
+JobsDep = Annotated[JobManager, Depends(get_jobs)]
+
+_NEED_TOKEN = (
+    "This server needs a token: send the header 'Authorization: Bearer <token>'. "
+    "An administrator creates one with `coincast users add NAME`."
+)
+
+
+def maybe_user(
+    request: Request,
+    services: ServicesDep,
+    _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """The caller's user name; None when anonymous. A bad token is always 401."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError(
+                "The Authorization header must be 'Bearer <token>' (a token from "
+                "`coincast users add NAME`)."
+            )
+        user = services.users.authenticate(token)
+        if user is None:
+            raise AuthError(
+                "The token is not valid (unknown or revoked). Check that you copied it whole, "
+                "or ask for a new one (`coincast users add NAME`)."
+            )
+        return user
+    if services.local_mode():
+        return LOCAL_USER
+    return None
+
+
+MaybeUserDep = Annotated[str | None, Depends(maybe_user)]
+
+
+def require_user(user: MaybeUserDep) -> str:
+    if user is None:
+        raise AuthError(_NEED_TOKEN)
+    return user
+
+
+UserDep = Annotated[str, Depends(require_user)]
+
+
+def owner(user: UserPath, me: UserDep) -> str:
+    """The path's user, when the caller is that user (writes, listings, jobs)."""
+    validate_name(user, "user name")
+    if me != user:
+        raise ForbiddenError(
+            f"You are signed in as {me!r}; only {user!r} can see or change what is stored "
+            f"under {user!r}. Use your own user name in the URL."
+        )
+    return user
+
+
+OwnerDep = Annotated[str, Depends(owner)]
+
+
+def readable_model(user: UserPath, name: NamePath, me: MaybeUserDep, services: ServicesDep) -> str:
+    """The path's user, when the caller may read model ``name`` (owner or public)."""
+    validate_name(user, "user name")
+    validate_name(name)
+    if me == user or services.registry.is_public(user, name):
+        return user
+    if me is None:
+        raise AuthError(_NEED_TOKEN)
+    raise ForbiddenError(
+        f"You are signed in as {me!r}; {user!r}'s model {name!r} is not shared with you. "
+        "Ask its owner to make it public, or use your own models."
+    )
+
+
+ReadableModelDep = Annotated[str, Depends(readable_model)]

@@ -1,0 +1,222 @@
+"""Server-side training as background jobs: a thread pool, progress per epoch, cancel.
+
+Training is CPU-bound PyTorch that releases the GIL inside its kernels, so a small
+thread pool (one worker by default: the machine's cores are better spent on one model
+at a time) keeps the event loop free to serve progress and other requests. Each job
+records every ``EpochReport``; the SSE route replays them and follows new ones. A job
+that finishes saves a new version in the model store; "train further" loads a stored
+version, continues from its weights (``Forecaster.fit(warm_start=True)``) and records
+the parent. Jobs live in memory: a restart forgets them (the saved versions stay).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from coincast.errors import CoincastError, JobNotFoundError
+from coincast.model.train import CancelToken, EpochReport
+from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
+from coincast.settings import Settings
+from coincast.store.registry import ModelRegistry, validate_name
+
+__all__ = ["Job", "JobManager", "train_and_save"]
+
+log = logging.getLogger("coincast.server.jobs")
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+_KEEP_FINISHED = 200
+
+
+@dataclass
+class Job:
+    id: str
+    user: str
+    spec: JobIn
+    status: Status = "queued"
+    epochs: int | None = None
+    history: list[EpochOut] = field(default_factory=list)
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime | None = None
+    error: str | None = None
+    result: VersionOut | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    def to_out(self) -> JobOut:
+        last = self.history[-1] if self.history else None
+        return JobOut(
+            id=self.id,
+            user=self.user,
+            coin=self.spec.coin,
+            name=self.spec.name,
+            preset=self.spec.preset,
+            parent_version=self.spec.parent_version,
+            status=self.status,
+            epoch=last.epoch if last else 0,
+            epochs=self.epochs,
+            loss=last.loss if last else None,
+            val_loss=last.val_loss if last else None,
+            eta_s=last.eta_s if last else None,
+            history=list(self.history),
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+            error=self.error,
+            result=self.result,
+        )
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or value == value and abs(value) != float("inf") else None
+
+
+def _epoch_out(report: EpochReport) -> EpochOut:
+    return EpochOut(
+        epoch=report.epoch,
+        epochs=report.epochs,
+        loss=_finite(report.loss),
+        val_loss=_finite(report.val_loss),
+        lr=report.lr,
+        elapsed_s=report.elapsed_s,
+        eta_s=report.eta_s,
+    )
+
+
+def train_and_save(
+    settings: Settings,
+    registry: ModelRegistry,
+    user: str,
+    spec: JobIn,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    cancel: CancelToken | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> VersionOut | None:
+    """Train as ``spec`` says and store the result; None when cancelled (nothing saved)."""
+    from coincast.api import Forecaster, load_history
+    from coincast.server.views import version_out
+    from coincast.store.tfjs import from_tfjs, to_tfjs
+
+    overrides = spec.params.model_dump(exclude_none=True)
+    if "units" in overrides:
+        overrides["units"] = tuple(overrides["units"])
+    history = load_history(spec.coin, settings)
+    if spec.parent_version is not None:
+        stored = registry.get(user, spec.name, spec.parent_version)
+        model, _window, meta = from_tfjs(stored.model_json, stored.weights)
+        fc = Forecaster.from_model(model, meta)
+        # Only the training schedule may change: the network and its inputs are fixed.
+        allowed = {k: overrides[k] for k in ("epochs", "batch_size", "lr", "patience", "seed")
+                   if k in overrides}  # fmt: skip
+        fc.preset = fc.preset.with_overrides(**allowed) if allowed else fc.preset
+        warm = True
+    else:
+        fc = Forecaster(spec.preset, **overrides)
+        warm = False
+    if on_start is not None:
+        on_start(fc.preset.epochs)
+    fc.fit(history, on_epoch=on_epoch, cancel=cancel, coin=spec.coin, warm_start=warm)
+    if cancel is not None and cancel.cancelled:
+        return None
+    assert fc.model is not None and fc.spec is not None
+    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
+    info = registry.save(
+        user, spec.name, json.dumps(doc).encode(), weights, parent_version=spec.parent_version
+    )
+    return version_out(registry, info)
+
+
+class JobManager:
+    def __init__(self, settings: Settings, registry: ModelRegistry, max_workers: int = 1) -> None:
+        self.settings = settings
+        self.registry = registry
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cc-train")
+
+    def submit(self, user: str, spec: JobIn) -> Job:
+        validate_name(spec.name)
+        if spec.parent_version is not None:
+            self.registry.info(user, spec.name, spec.parent_version)  # 404 now, not later
+        job = Job(id=uuid.uuid4().hex, user=user, spec=spec)
+        with self._lock:
+            self._prune()
+            self._jobs[job.id] = job
+        self._pool.submit(self._run, job)
+        return job
+
+    def get(self, user: str, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None or job.user != user:
+            raise JobNotFoundError(
+                f"No training job {job_id!r} for user {user!r}. Jobs are kept in memory "
+                "and forgotten when the server restarts; list them with GET …/jobs."
+            )
+        return job
+
+    def list(self, user: str) -> list[Job]:
+        with self._lock:
+            return [j for j in self._jobs.values() if j.user == user]
+
+    def cancel(self, user: str, job_id: str) -> Job:
+        job = self.get(user, job_id)
+        job.cancel_token.cancel()
+        if job.status == "queued":
+            self._finish(job, "cancelled")
+        return job
+
+    def shutdown(self) -> None:
+        """Stop accepting work and ask running jobs to stop at their next epoch."""
+        with self._lock:
+            for job in self._jobs.values():
+                job.cancel_token.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _prune(self) -> None:
+        finished = [j for j in self._jobs.values() if j.finished]
+        for job in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
+            del self._jobs[job.id]
+
+    def _finish(self, job: Job, status: Status, error: str | None = None) -> None:
+        job.error = error
+        job.finished_at = datetime.now(UTC)
+        job.status = status  # last: readers treat a finished status as "all fields final"
+
+    def _run(self, job: Job) -> None:
+        if job.cancel_token.cancelled:
+            if not job.finished:
+                self._finish(job, "cancelled")
+            return
+        job.status = "running"
+
+        def on_start(epochs: int) -> None:
+            job.epochs = epochs
+
+        def on_epoch(report: EpochReport) -> None:
+            job.history.append(_epoch_out(report))
+
+        try:
+            result = train_and_save(
+                self.settings, self.registry, job.user, job.spec, on_epoch,
+                job.cancel_token, on_start,
+            )  # fmt: skip
+        except CoincastError as exc:
+            self._finish(job, "failed", exc.message)
+            return
+        except Exception as exc:  # a bug must not kill the worker thread silently
+            log.exception("training job %s failed", job.id)
+            self._finish(job, "failed", f"Training failed unexpectedly ({type(exc).__name__}).")
+            return
+        if result is None:
+            self._finish(job, "cancelled")
+        else:
+            job.result = result
+            self._finish(job, "succeeded")

@@ -1,0 +1,77 @@
+"""A request-body size limit enforced while the body streams in.
+
+Checking ``Content-Length`` alone is not enough (chunked uploads have none), and letting
+the form parser read a 10 GB body before the model store refuses it would fill the disk.
+This ASGI middleware refuses a declared-too-large body at once and counts the bytes of
+any other, raising ``PayloadTooLargeError`` from ``receive`` the moment the limit is
+passed; the app's CoincastError handler turns that into a JSON 413.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coincast.errors import PayloadTooLargeError
+
+__all__ = ["BodySizeLimit"]
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await _refuse(send, declared, self.max_bytes)
+                    return
+        seen = 0
+        limit = self.max_bytes
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLargeError(_message(seen, limit, "at least "))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _message(size: int, limit: int, qualifier: str = "") -> str:
+    return (
+        f"The request body is {qualifier}{size} bytes; this server accepts at most {limit}. "
+        "Raise COINCAST_MAX_WEIGHTS_BYTES / COINCAST_MAX_MODEL_JSON_BYTES on the server if the "
+        "model is really this large."
+    )
+
+
+async def _refuse(send: Send, size: int, limit: int) -> None:
+    import json
+
+    body = json.dumps(
+        {"error": {"type": "PayloadTooLargeError", "message": _message(size, limit)}}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

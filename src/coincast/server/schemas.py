@@ -1,0 +1,221 @@
+"""Pydantic models of every request and response body, so the OpenAPI schema is exact.
+
+Separate input and output models (the template's Create/Public split): inputs forbid
+unknown fields, so a typo in a hyperparameter is a 4xx instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ErrorBody",
+    "ErrorOut",
+    "HealthOut",
+    "MeOut",
+    "CoinOut",
+    "CoinsOut",
+    "HistoryOut",
+    "RefreshOut",
+    "VersionOut",
+    "VersionsOut",
+    "ModelOut",
+    "ModelsOut",
+    "PublicIn",
+    "ForecastIn",
+    "ForecastOut",
+    "TrainParams",
+    "JobIn",
+    "EpochOut",
+    "JobOut",
+    "JobsOut",
+    "CREDIT",
+    "DISCLAIMER",
+]
+
+CREDIT = "Data provided by CoinGecko"
+DISCLAIMER = "Forecasts are decision support, not financial advice."
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="The coincast.errors class name, e.g. ModelFormatError.")
+    message: str = Field(description="What is wrong, then what to do.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class MeOut(BaseModel):
+    user: str
+    mode: Literal["local", "token"]
+
+
+class CoinOut(BaseModel):
+    id: str
+    symbol: str
+    name: str
+    volume_rank: int | None = None
+    market_cap_rank: int | None = None
+    current_price: float | None = None
+    total_volume: float | None = None
+    market_cap: float | None = None
+    price_change_percentage_24h: float | None = None
+
+
+class CoinsOut(BaseModel):
+    coins: list[CoinOut]
+    credit: str = CREDIT
+
+
+class HistoryOut(BaseModel):
+    coin: str
+    dates: list[str] = Field(description="ISO days (UTC), increasing.")
+    price: list[float | None]
+    volume: list[float | None]
+    market_cap: list[float | None]
+    credit: str = CREDIT
+
+
+class RefreshOut(BaseModel):
+    coin: str | None = None
+    added: int = Field(description="Rows (days or coins) written.")
+    last_date: str | None = None
+    notices: list[str] = Field(default_factory=list)
+    credit: str = CREDIT
+
+
+class VersionOut(BaseModel):
+    user: str
+    name: str
+    version: int
+    created_at: datetime
+    parent_version: int | None
+    metrics: dict[str, Any] = Field(description="The evaluation stored with the model.")
+    summary: dict[str, Any] = Field(
+        default_factory=dict,
+        description="1-day errors of model and naive (rmse, naive_rmse, mape, naive_mape, "
+        "mase) and the plain-words verdict, when the model carries an evaluation.",
+    )
+    coin: str | None = None
+    preset: str | None = None
+    etag: str
+    json_size: int
+    weights_size: int
+    model_json_url: str
+    weights_url: str
+
+
+class VersionsOut(BaseModel):
+    versions: list[VersionOut]
+
+
+class ModelOut(BaseModel):
+    user: str
+    name: str
+    public: bool
+    latest_version: int
+    n_versions: int
+    created_at: datetime
+    updated_at: datetime
+    versions: list[VersionOut] | None = None
+
+
+class ModelsOut(BaseModel):
+    models: list[ModelOut]
+
+
+class PublicIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public: bool
+
+
+class ForecastIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(default=7, ge=1, le=60, description="Days ahead to forecast.")
+
+
+class ForecastOut(BaseModel):
+    user: str
+    name: str
+    version: int
+    coin: str
+    last_date: str
+    last_price: float
+    dates: list[str]
+    forecast: list[float]
+    lower: list[float | None]
+    upper: list[float | None]
+    naive: list[float]
+    metrics: dict[str, Any] = Field(description="Flat 1-day summary, as VersionOut.summary.")
+    evaluation: dict[str, Any] = Field(description="The full stored evaluation.")
+    skill_summary: str
+    disclaimer: str = DISCLAIMER
+    credit: str = CREDIT
+
+
+class TrainParams(BaseModel):
+    """Overrides of the preset; anything left out keeps the preset's value."""
+
+    model_config = ConfigDict(extra="forbid")
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
+    lr: float | None = Field(default=None, gt=0, le=1)
+    window: int | None = Field(default=None, ge=2, le=365)
+    units: list[int] | None = Field(default=None, min_length=1, max_length=4)
+    dropout: float | None = Field(default=None, ge=0, lt=1)
+    patience: int | None = Field(default=None, ge=1, le=1000)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class JobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    coin: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=64, description="Model name to save under.")
+    preset: str = Field(default="paper", min_length=1, max_length=32)
+    params: TrainParams = Field(default_factory=TrainParams)
+    parent_version: int | None = Field(
+        default=None, ge=1, description="Train this stored version of `name` further."
+    )
+
+
+class EpochOut(BaseModel):
+    epoch: int
+    epochs: int
+    loss: float | None
+    val_loss: float | None = None
+    lr: float | None = None
+    elapsed_s: float | None = None
+    eta_s: float | None = None
+
+
+class JobOut(BaseModel):
+    id: str
+    user: str
+    coin: str
+    name: str
+    preset: str
+    parent_version: int | None
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    epoch: int
+    epochs: int | None
+    loss: float | None
+    val_loss: float | None
+    eta_s: float | None
+    history: list[EpochOut]
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    result: VersionOut | None
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
