@@ -138,11 +138,14 @@ def test_slow_response_past_the_timeout_is_retried(
     fake_coingecko: FakeCoinGecko, tmp_path: Path, daily_dir: Path
 ) -> None:
     sleeps = Sleeps()
-    fake_coingecko.inject(CHART, [Fault.slow(2.0)])
-    with make_client(fake_coingecko, tmp_path, sleeps, http_timeout=0.3) as c:
+    fake_coingecko.inject(CHART, [Fault.slow(30.0)])  # ends early when the fake stops
+    with make_client(fake_coingecko, tmp_path, sleeps, http_timeout=1.0) as c:
         got = c.daily_history("cardano", 10)
     assert_same_history(got, shifted_csv(daily_dir, "cardano").tail(10))
-    assert fake_coingecko.count() == 2 and len(sleeps) == 1
+    first, *later = fake_coingecko.requests
+    assert first.status == 0  # the slow answer was never sent: the client had given up
+    # On a loaded machine a retry may time out too; what matters is one wait per retry.
+    assert later and later[-1].status == 200 and len(sleeps) == len(later)
 
 
 def test_always_slow_is_unreachable_with_advice(

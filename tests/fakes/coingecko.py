@@ -179,7 +179,7 @@ class FakeCoinGecko:
             "coingecko_plan": plan,
             "coingecko_api_key": api_key,
             "requests_per_minute": 600_000.0,
-            "http_timeout": 2.0,
+            "http_timeout": 10.0,  # generous: a loaded CI machine must not cause retries
             "max_retries": 3,
             "backoff_max": 30.0,
             "shared_dir": self.shared_dir,
