@@ -64,7 +64,11 @@ export function lossChart(container) {
       { label: "loss", stroke: COLORS.loss, width: 1.5, value: (u, v) => (v == null ? "—" : v.toExponential(2)) },
       { label: "val loss", stroke: COLORS.val, width: 1.5, value: (u, v) => (v == null ? "—" : v.toExponential(2)) },
     ],
-    axes: [{ label: "epoch" }, { values: (u, vals) => vals.map((v) => v.toExponential(0)), size: 60 }],
+    // Whole epochs only on the x axis; the loss spans decades, hence the exponent labels.
+    axes: [
+      { label: "epoch", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
+      { values: (u, vals) => vals.map((v) => v.toExponential(0)), size: 60 },
+    ],
   };
   return make(container, opts, [[], [], []]);
 }
