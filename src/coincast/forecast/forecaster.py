@@ -10,6 +10,7 @@ forecaster without any pickle and without the original history.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,12 @@ ALPHA = 0.1  # 90 % intervals
 INTERVAL_HORIZON = 30  # horizons calibrated on validation; longer ones scale by √h
 EVAL_HORIZON = 7
 MAX_DAYS = 90
+
+
+# Hook for coincast.many (issue 7): training many coins as one batched computation
+# needs every coin's prepared samples before any model trains, so ``fit`` accepts a
+# stand-in with ``train_model``'s signature. Everyone else leaves the default.
+TrainFn = Callable[..., TrainResult]
 
 
 def _paths(
@@ -95,6 +102,7 @@ class Forecaster:
         end: str | pd.Timestamp | None = None,
         horizon: int = EVAL_HORIZON,
         warm_start: bool = False,
+        train_fn: TrainFn = train_model,  # hook (issue 7, "ray"): see TrainFn
     ) -> Forecaster:
         """Train on the history's training part; calibrate and evaluate on the rest.
 
@@ -125,7 +133,7 @@ class Forecaster:
             patience=p.patience if has_val else None, lr_decay_patience=p.lr_decay_patience,
             seed=p.seed,
         )  # fmt: skip
-        result = train_model(
+        result = train_fn(
             model, x_tr, y_tr, x_va if has_val else None, y_va if has_val else None,
             config=config, on_epoch=on_epoch, cancel=cancel,
         )  # fmt: skip
