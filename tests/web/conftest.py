@@ -97,12 +97,13 @@ def coincast_site(fake_coingecko: Any, tmp_path: Path) -> Iterator[str]:
     Retries are few and short so an injected 429 reaches the page in well under a second.
     """
     settings = fake_coingecko.settings(tmp_path / "data", max_retries=1, backoff_max=0.2)
-    with _serve(settings) as url:
+    with serve(settings) as url:
         yield url
 
 
 @contextlib.contextmanager
-def _serve(settings: Any) -> Iterator[str]:
+def serve(settings: Any) -> Iterator[str]:
+    """Run create_app(settings) in uvicorn on 127.0.0.1:0 (loopback: local mode)."""
     import uvicorn
 
     from coincast.server.app import create_app

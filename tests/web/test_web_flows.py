@@ -174,3 +174,68 @@ def test_errors_are_shown_in_the_page(
     assert page.locator("#banner-text").inner_text().strip()
     screenshot(page, "error-training")
     assert not [e for e in page.console_errors if "Uncaught" in e]
+
+
+def test_sign_in_with_a_token(page: Any, fake_coingecko: Any, tmp_path: Any) -> None:
+    """With a user configured, the page asks for a token and then acts as that user."""
+    from coincast.store.users import UserStore
+    from tests.web.conftest import serve
+
+    settings = fake_coingecko.settings(tmp_path / "data")
+    _user, token = UserStore(settings).add("alice")
+    with serve(settings) as url:
+        _open(page, url + "/")
+        assert page.locator("#who").inner_text() == "Not signed in"
+        assert page.locator("#banner").get_attribute("data-type") == "AuthError"
+        assert "coincast users add" in page.locator("#banner-text").inner_text()
+        page.fill("#token", "not-a-real-token")
+        page.click("#signin button[type='submit']")
+        page.wait_for_selector("#banner[data-type='AuthError']")
+        assert page.locator("#who").inner_text() == "Not signed in"
+        page.fill("#token", token)
+        page.click("#signin button[type='submit']")
+        page.wait_for_selector("#who[data-state='token']")
+        assert page.locator("#who").inner_text() == "Signed in as alice"
+        assert page.locator("#banner").is_hidden()
+        page.wait_for_function(
+            "() => document.querySelector('#library-status').textContent.includes('No models yet')"
+        )
+        # The token survives a reload (localStorage), so the person stays signed in.
+        _open(page, url + "/")
+        assert page.locator("#who").inner_text() == "Signed in as alice"
+
+
+@pytest.mark.slow
+def test_cancel_train_further_and_delete(page: Any, coincast_site: str) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    _open(page, coincast_site + "/")
+    _pick(page, "cardano")
+    # A long run, cancelled once the first epoch has been reported: nothing is saved.
+    page.fill("#hp-epochs", "500")
+    page.click("#train-start")
+    page.wait_for_function("() => (window.coincast.state.charts.loss?.data[0].length || 0) >= 1")
+    page.click("#train-cancel")
+    page.wait_for_selector("#progress[data-state='cancelled']", timeout=60_000)
+    assert _get(f"{coincast_site}/api/v1/users/local/models")["models"] == []
+
+    page.fill("#hp-epochs", "2")
+    page.click("#train-start")
+    _wait_trained(page)
+    v1 = page.locator("#library-table tr[data-model='cardano-paper'][data-version='1']")
+    v1.wait_for()
+    # Train v1 further on the server: v2 records its parent.
+    v1.locator("button.further").click()
+    assert "further" in page.locator("#train-start").inner_text()
+    page.fill("#hp-epochs", "1")
+    page.click("#train-start")
+    _wait_trained(page)
+    v2 = page.locator("#library-table tr[data-model='cardano-paper'][data-version='2']")
+    v2.wait_for()
+    assert "from v1" in v2.inner_text()
+    versions = _get(f"{coincast_site}/api/v1/users/local/models/cardano-paper/versions")
+    assert [v["parent_version"] for v in versions["versions"]] == [None, 1]
+
+    v2.locator("button.delete").click()
+    v2.wait_for(state="detached")
+    versions = _get(f"{coincast_site}/api/v1/users/local/models/cardano-paper/versions")
+    assert [v["version"] for v in versions["versions"]] == [1]
