@@ -10,7 +10,6 @@ import contextlib
 import functools
 import http.server
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,23 +102,8 @@ def coincast_site(fake_coingecko: Any, tmp_path: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def serve(settings: Any) -> Iterator[str]:
-    """Run create_app(settings) in uvicorn on 127.0.0.1:0 (loopback: local mode)."""
-    import uvicorn
+    """The server developer's live server (uvicorn, loopback: local mode) → its base URL."""
+    from tests.live_server import serve as live
 
-    from coincast.server.app import create_app
-
-    app = create_app(settings, loopback=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with live(settings) as server:
+        yield server.url.rstrip("/")
