@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from coincast.errors import DataError
-from coincast.model.kernels import LayerCache, gate_perm, lstm_backward, lstm_forward
+from coincast.model.kernels import LayerWorkspace, gate_perm, lstm_forward
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.train import (
     ADAM_EPS,
@@ -103,21 +103,50 @@ def unstack_params(models: Sequence[LSTMRegressor], params: list[torch.Tensor]) 
             model.head.bias[0].copy_(params[-1][i])
 
 
+class _Flat:
+    """All parameters of M models in one [M, P] tensor, seen through per-parameter views.
+
+    One tensor makes Adam a handful of ops for every model and parameter at once, and
+    selecting a subset of models one indexing op.
+    """
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.shapes = [tuple(p.shape[1:]) for p in params]
+        self.sizes = [max(1, int(torch.tensor(sh).prod())) if sh else 1 for sh in self.shapes]
+        self.flat = torch.cat([p.reshape(p.shape[0], -1) for p in params], dim=1)
+        self.params = self.views(self.flat)
+
+    def views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        out, at = [], 0
+        for shape, size in zip(self.shapes, self.sizes, strict=True):
+            out.append(flat[:, at : at + size].view(flat.shape[0], *shape))
+            at += size
+        return out
+
+
 def _forward(
-    params: list[torch.Tensor], x: torch.Tensor, *, cache: bool
-) -> tuple[torch.Tensor, list[LayerCache | None]]:
-    """x [M, T, B, F] → predictions [M, B] and the per-layer caches."""
+    params: list[torch.Tensor],
+    x: torch.Tensor,
+    workspaces: list[LayerWorkspace] | None,
+    *,
+    cache: bool,
+) -> tuple[torch.Tensor, list[LayerWorkspace]]:
+    """x [T, M, B, F] → predictions [M, B] and the per-layer workspaces (for backward)."""
     n_layers = (len(params) - 2) // 4
-    caches: list[LayerCache | None] = []
+    used: list[LayerWorkspace] = []
     h = x
     for k in range(n_layers):
         w_ih, w_hh, b_ih, b_hh = params[4 * k : 4 * k + 4]
-        hs, layer_cache = lstm_forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
-        caches.append(layer_cache)
-        h = hs[:, 1:]
-    last = h[:, -1]  # [M, B, U]
+        if workspaces is None:
+            hs, ws = lstm_forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
+        else:
+            ws = workspaces[k]
+            hs = ws.forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
+        used.append(ws)
+        h = hs[1:]
+    last = h[-1]  # [M, B, U]
     pred = torch.baddbmm(params[-1].view(-1, 1, 1), last, params[-2].unsqueeze(-1)).squeeze(-1)
-    return pred, caches
+    return pred, used
 
 
 def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
@@ -125,86 +154,97 @@ def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 20
     outs = []
     with torch.no_grad():
         for i in range(0, x.shape[1], chunk):
-            xc = x[:, i : i + chunk].transpose(1, 2).contiguous()
-            outs.append(_forward(params, xc, cache=False)[0])
+            xc = x[:, i : i + chunk].permute(2, 0, 1, 3).contiguous()
+            outs.append(_forward(params, xc, None, cache=False)[0])
     return torch.cat(outs, dim=1)
 
 
 def _loss_and_grads(
-    params: list[torch.Tensor], xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Weighted squared error per model ([M], sum_b wb·err²) and its gradients.
+    params: list[torch.Tensor],
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    wb: torch.Tensor,
+    workspaces: list[LayerWorkspace],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted squared error per model ([M], sum_b wb·err²) and its flat gradient [M, P].
 
     xb [M, B, T, F], yb/wb [M, B]; wb is 1/len for real rows, 0 for padding, so each
     model's loss is the mean over its own batch, as in ``train_model``.
     """
-    x = xb.transpose(1, 2).contiguous()
-    pred, caches = _forward(params, x, cache=True)
+    m = xb.shape[0]
+    x = xb.permute(2, 0, 1, 3).contiguous()  # [T, M, B, F]
+    pred, used = _forward(params, x, workspaces, cache=True)
     err = pred - yb
     loss = (err * err * wb).sum(dim=1)
     dpred = 2.0 * err * wb  # [M, B]
-    n_layers = len(caches)
-    top = caches[-1]
-    assert top is not None
-    last_h = top.hs[:, -1]
-    head_w = params[-2]
+    n_layers = len(used)
+    last_h = used[-1].hs[-1]
     grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
     grads[-2] = torch.bmm(dpred.unsqueeze(1), last_h).squeeze(1)  # [M, U]
     grads[-1] = dpred.sum(dim=1)
-    dh_last: torch.Tensor | None = dpred.unsqueeze(-1) * head_w.unsqueeze(1)  # [M, B, U]
+    dh_last: torch.Tensor | None = dpred.unsqueeze(-1) * params[-2].unsqueeze(1)  # [M, B, U]
     dh_seq: torch.Tensor | None = None
     for k in range(n_layers - 1, -1, -1):
-        cache = caches[k]
-        assert cache is not None
         w_ih, w_hh = params[4 * k], params[4 * k + 1]
-        g = lstm_backward(cache, w_ih, w_hh, dh_last, dh_seq, need_dx=k > 0)
+        g = used[k].backward(w_ih, w_hh, dh_last, dh_seq, need_dx=k > 0)
         grads[4 * k], grads[4 * k + 1] = g.w_ih, g.w_hh
         grads[4 * k + 2] = grads[4 * k + 3] = g.bias
         dh_last, dh_seq = None, g.x
-    return loss, grads
+    return loss, torch.cat([g.reshape(m, -1) for g in grads], dim=1)
 
 
 class _Adam:
-    """Adam over stacked parameters with per-model step counts and learning rates.
+    """Adam over flat stacked parameters with per-model step counts and learning rates.
 
     Same update as ``torch.optim.Adam`` (single-tensor path): bias-corrected step size
     lr / (1 - b1^t) and denominator sqrt(v) / sqrt(1 - b2^t) + eps.
     """
 
-    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
-        m = params[0].shape[0]
-        self.exp_avg = [torch.zeros_like(p) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+    def __init__(self, flat: torch.Tensor, lr: float) -> None:
+        m = flat.shape[0]
+        self.exp_avg = torch.zeros_like(flat)
+        self.exp_avg_sq = torch.zeros_like(flat)
         self.steps = torch.zeros(m, dtype=torch.float64)
         self.lr = torch.full((m,), lr, dtype=torch.float64)
 
-    def step(
-        self, params: list[torch.Tensor], grads: list[torch.Tensor], idx: torch.Tensor | None
-    ) -> None:
-        """Update all models (idx None) or only the models ``idx`` (grads are for those)."""
-        steps = self.steps if idx is None else self.steps[idx]
-        steps = steps + 1
+    def step(self, flat: torch.Tensor, grad: torch.Tensor, idx: torch.Tensor | None) -> None:
+        """Update all models (idx None) or only the models ``idx`` (grad rows are theirs)."""
+        steps = (self.steps if idx is None else self.steps[idx]) + 1
         lr = self.lr if idx is None else self.lr[idx]
-        step_size = (lr / (1 - BETA1**steps)).float()
-        bc2_sqrt = torch.sqrt(1 - BETA2**steps).float()
-        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
-            m_full, v_full = self.exp_avg[k], self.exp_avg_sq[k]
-            m = m_full if idx is None else m_full[idx]
-            v = v_full if idx is None else v_full[idx]
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            m.lerp_(g, 1 - BETA1)
-            v.mul_(BETA2).addcmul_(g, g, value=1 - BETA2)
-            denom = (v.sqrt() / bc2_sqrt.view(shape)).add_(ADAM_EPS)
-            update = m / denom * step_size.view(shape)
-            if idx is None:
-                p.sub_(update)
-            else:
-                m_full[idx], v_full[idx] = m, v
-                p[idx] = p[idx] - update
+        step_size = (lr / (1 - BETA1**steps)).float().unsqueeze(1)
+        bc2_sqrt = torch.sqrt(1 - BETA2**steps).float().unsqueeze(1)
+        m = self.exp_avg if idx is None else self.exp_avg[idx]
+        v = self.exp_avg_sq if idx is None else self.exp_avg_sq[idx]
+        m.lerp_(grad, 1 - BETA1)
+        v.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
+        denom = v.sqrt().div_(bc2_sqrt).add_(ADAM_EPS)
+        update = (m / denom).mul_(step_size)
         if idx is None:
+            flat.sub_(update)
             self.steps = steps
         else:
+            self.exp_avg[idx], self.exp_avg_sq[idx] = m, v
+            flat[idx] = flat[idx] - update
             self.steps[idx] = steps
+
+
+class _Workspaces:
+    """Kernel workspaces by (models, batch) shape: the full batch, the short last one, subsets."""
+
+    def __init__(self, window: int, sizes: tuple[int, ...], limit: int = 6) -> None:
+        self.window, self.sizes, self.limit = window, sizes, limit
+        self.cache: dict[tuple[int, int], list[LayerWorkspace]] = {}
+
+    def get(self, m: int, b: int) -> list[LayerWorkspace]:
+        key = (m, b)
+        if key not in self.cache:
+            if len(self.cache) >= self.limit:
+                self.cache.pop(next(iter(self.cache)))
+            self.cache[key] = [
+                LayerWorkspace(m, self.window, b, self.sizes[k], self.sizes[k + 1])
+                for k in range(len(self.sizes) - 1)
+            ]
+        return self.cache[key]
 
 
 def _pad(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -258,13 +298,16 @@ def train_many(
     n_batches = (sizes + bs - 1) // bs  # [M]
     max_batches = int(n_batches.max())
     rows = torch.arange(n_models).unsqueeze(1)
-    params = stack_params(models)
-    adam = _Adam(params, config.lr)
+    stacked = _Flat(stack_params(models))
+    params = stacked.params
+    adam = _Adam(stacked.flat, config.lr)
+    first = models[0].config
+    workspaces = _Workspaces(int(x_all.shape[2]), (first.n_features, *first.units))
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
     stoppers = [Plateau(config.patience) for _ in models]
     decays = [Plateau(config.lr_decay_patience) for _ in models]
     results = [TrainResult(model=m) for m in models]
-    best = [p.clone() for p in params]
+    best = stacked.flat.clone()
     has_best = torch.zeros(n_models, dtype=torch.bool)
     running = torch.ones(n_models, dtype=torch.bool)  # not stopped early
     lrs = [config.lr] * n_models
@@ -294,16 +337,19 @@ def train_many(
             wb = weight[:, j * bs : (j + 1) * bs]
             if bool(active.all()):
                 xb, yb = x_all[rows, idx], y_all[rows, idx]
-                loss, grads = _loss_and_grads(params, xb, yb, wb)
-                adam.step(params, grads, None)
+                ws = workspaces.get(n_models, int(idx.shape[1]))
+                loss, grad = _loss_and_grads(params, xb, yb, wb, ws)
+                adam.step(stacked.flat, grad, None)
                 epoch_loss += loss.double() * (wb > 0).sum(dim=1)
             else:
                 sub = active.nonzero().squeeze(1)
                 if sub.numel() == 0:
                     continue
                 xb, yb = x_all[sub.unsqueeze(1), idx[sub]], y_all[sub.unsqueeze(1), idx[sub]]
-                loss, grads = _loss_and_grads([p[sub] for p in params], xb, yb, wb[sub])
-                adam.step(params, grads, sub)
+                ws = workspaces.get(int(sub.numel()), int(idx.shape[1]))
+                sub_params = stacked.views(stacked.flat[sub])
+                loss, grad = _loss_and_grads(sub_params, xb, yb, wb[sub], ws)
+                adam.step(stacked.flat, grad, sub)
                 epoch_loss[sub] += loss.double() * (wb[sub] > 0).sum(dim=1)
         if cancelled:
             break
@@ -352,8 +398,7 @@ def train_many(
                 decays[i].wait = 0
         if improved_any:
             sel = torch.tensor(improved_any)
-            for b, p in zip(best, params, strict=True):
-                b[sel] = p[sel]
+            best[sel] = stacked.flat[sel]
             has_best[sel] = True
         if on_epoch is not None:
             on_epoch(
@@ -377,8 +422,7 @@ def train_many(
         result.cancelled = cancelled
         moved = cancelled or result.best_epoch != result.epochs_run
         if (config.patience is not None or cancelled) and bool(has_best[i]) and moved:
-            for b, p in zip(best, params, strict=True):
-                p[i] = b[i]
+            stacked.flat[i] = best[i]
             result.restored_best = True
     unstack_params(models, params)
     elapsed = time.perf_counter() - start

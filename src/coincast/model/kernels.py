@@ -2,19 +2,22 @@
 
 Why by hand: the paper model is tiny (50 units, batch 32), so autograd's per-op
 bookkeeping and oneDNN's per-call setup cost more than the arithmetic. Here each time
-step is one batched matmul plus a handful of element-wise ops on ``[M, B, 4U]`` tensors,
-everything that does not depend on the recurrence (input projection, the activation
-derivatives, the weight gradients) is done for all time steps at once in large
-matmuls, and M models share every op, so Python overhead is paid once per step for all
-of them. ``tests/test_kernels.py`` checks values and gradients against ``nn.LSTM``.
+step is one batched matmul plus a handful of element-wise ops on ``[M, B, 4U]`` tensors;
+everything that does not depend on the recurrence (input projection, activation
+derivatives, weight gradients) is done for all time steps at once in large matmuls;
+and M models share every op, so Python overhead is paid once per step for all of them.
+A ``LayerWorkspace`` keeps its buffers and per-step views between calls, so a training
+step allocates almost nothing and creates no views inside the time loop.
+``tests/test_kernels.py`` checks values and gradients against ``nn.LSTM``.
 
-Layouts (all float32, contiguous):
+Layouts (float32):
 
-    x          [M, T, B, In]     time-major per model, so a step's slice is one block
+    x          [T, M, B, In]     time-major, so one step of all models is one contiguous
+                                 block and each step's batched matmul runs as one call
     w_ih       [M, 4U, In]       rows in the *internal* gate order o, i, f, g
-    w_hh       [M, 4U, U]        (PyTorch's order is i, f, g, o; see ``GATE_ORDER``)
+    w_hh       [M, 4U, U]        (PyTorch's order is i, f, g, o; see ``gate_perm``)
     bias       [M, 4U]           b_ih + b_hh
-    hs, cs     [M, T+1, B, U]    hs[:, 0] = cs[:, 0] = 0 (initial state)
+    hs, cs     [T+1, M, B, U]    hs[0] = cs[0] = 0 (initial state)
 
 The internal order puts the three sigmoid gates side by side (one op) and i, f, g
 side by side (their gradients are one broadcast multiply in the backward pass).
@@ -26,7 +29,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["GATE_ORDER", "LayerCache", "LayerGrads", "gate_perm", "lstm_backward", "lstm_forward"]
+__all__ = [
+    "GATE_ORDER",
+    "LayerGrads",
+    "LayerWorkspace",
+    "gate_perm",
+    "lstm_backward",
+    "lstm_forward",
+]
 
 GATE_ORDER = ("o", "i", "f", "g")  # internal; PyTorch and Keras use i, f, g, o
 
@@ -34,27 +44,8 @@ GATE_ORDER = ("o", "i", "f", "g")  # internal; PyTorch and Keras use i, f, g, o
 def gate_perm(units: int) -> torch.Tensor:
     """Row indices taking PyTorch's i, f, g, o blocks to the internal o, i, f, g order."""
     u = units
-    return torch.cat(
-        [
-            torch.arange(3 * u, 4 * u),
-            torch.arange(0, u),
-            torch.arange(u, 2 * u),
-            torch.arange(2 * u, 3 * u),
-        ]
-    )
-
-
-@dataclass
-class LayerCache:
-    """What the backward pass needs from the forward pass of one layer."""
-
-    x: torch.Tensor  # [M, T, B, In]
-    hs: torch.Tensor  # [M, T+1, B, U]
-    deriv: torch.Tensor  # [M, T, B, 4U] d act / d pre-activation
-    ifg: torch.Tensor  # [M, T, B, 3U] the factors of dc in d(i, f, g): g, c_prev, i
-    tc: torch.Tensor  # [M, T, B, U] tanh(c_t)
-    dc_dh: torch.Tensor  # [M, T, B, U] o_t * (1 - tanh(c_t)^2)
-    f: torch.Tensor  # [M, T, B, U] forget gate
+    blocks = [(3 * u, 4 * u), (0, u), (u, 2 * u), (2 * u, 3 * u)]
+    return torch.cat([torch.arange(a, b) for a, b in blocks])
 
 
 @dataclass
@@ -62,7 +53,162 @@ class LayerGrads:
     w_ih: torch.Tensor  # [M, 4U, In]
     w_hh: torch.Tensor  # [M, 4U, U]
     bias: torch.Tensor  # [M, 4U]
-    x: torch.Tensor | None  # [M, T, B, In] (only when asked for: a lower layer needs it)
+    x: torch.Tensor | None  # [T, M, B, In] (only when asked for: a lower layer needs it)
+
+
+class LayerWorkspace:
+    """Buffers and per-step views for one layer at one shape (M, T, B, In, U).
+
+    A forward pass fills the buffers; the backward pass reads them, so the two calls
+    must alternate on a workspace (training does exactly that).
+    """
+
+    def __init__(self, m: int, t_len: int, b: int, n_in: int, u: int) -> None:
+        self.shape = (m, t_len, b, n_in, u)
+        u4 = 4 * u
+        self.acts = torch.empty(t_len, m, b, u4)  # pre-activations, then activations
+        self.hs = torch.zeros(t_len + 1, m, b, u)
+        self.cs = torch.zeros(t_len + 1, m, b, u)
+        self.tc = torch.empty(t_len, m, b, u)  # tanh(c_t)
+        self.deriv = torch.empty(t_len, m, b, u4)  # d act / d pre-activation
+        self.ifg = torch.empty(t_len, m, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
+        self.dc_dh = torch.empty(t_len, m, b, u)  # o * (1 - tanh(c)^2)
+        self.dg = torch.empty(t_len, m, b, u4)  # d pre-activations
+        self.dh = torch.empty(m, b, u)
+        self.dc = torch.empty(m, b, u)
+        self.ones = torch.ones(t_len, m, b, u)
+        self.x: torch.Tensor | None = None
+        a, d = self.acts, self.dg
+        self.steps = [
+            _Step(
+                a=a[t],
+                sig=a[t, ..., : 3 * u],
+                o=a[t, ..., :u],
+                i=a[t, ..., u : 2 * u],
+                f=a[t, ..., 2 * u : 3 * u],
+                g=a[t, ..., 3 * u :],
+                c=self.cs[t + 1],
+                c_prev=self.cs[t],
+                h=self.hs[t + 1],
+                h_prev=self.hs[t],
+                tc=self.tc[t],
+                d=d[t],
+                d_o=d[t, ..., :u],
+                d_ifg=d[t, ..., u:].view(m, b, 3, u),
+                ifg=self.ifg[t].view(m, b, 3, u),
+                dc_dh=self.dc_dh[t],
+                deriv=self.deriv[t],
+            )
+            for t in range(t_len)
+        ]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        w_ih: torch.Tensor,
+        w_hh: torch.Tensor,
+        bias: torch.Tensor,
+        *,
+        cache: bool,
+    ) -> torch.Tensor:
+        """x [T, M, B, In] → hs [T+1, M, B, U] (a view of the workspace; copy to keep)."""
+        m, t_len, b, n_in, u = self.shape
+        # Input projection for every time step in one matmul per model:
+        # [M, T*B, In] @ [M, In, 4U], then back to time-major.
+        xm = x.transpose(0, 1).reshape(m, t_len * b, n_in)
+        proj = torch.baddbmm(bias.unsqueeze(1), xm, w_ih.transpose(1, 2))
+        self.acts.copy_(proj.view(m, t_len, b, 4 * u).transpose(0, 1))
+        w_hh_t = w_hh.transpose(1, 2).contiguous()  # [M, U, 4U]
+        for s in self.steps:
+            s.a.baddbmm_(s.h_prev, w_hh_t)
+            s.sig.sigmoid_()
+            s.g.tanh_()
+            torch.mul(s.f, s.c_prev, out=s.c)
+            s.c.addcmul_(s.i, s.g)
+            torch.tanh(s.c, out=s.tc)
+            torch.mul(s.o, s.tc, out=s.h)
+        self.x = x
+        if cache:
+            # What the backward pass needs beyond the activations, for all steps at once.
+            sig, g = self.acts[..., : 3 * u], self.acts[..., 3 * u :]
+            torch.addcmul(sig, sig, sig, value=-1.0, out=self.deriv[..., : 3 * u])  # s(1-s)
+            torch.addcmul(self.ones, g, g, value=-1.0, out=self.deriv[..., 3 * u :])  # 1-g^2
+            self.ifg[..., :u].copy_(g)
+            self.ifg[..., u : 2 * u].copy_(self.cs[:t_len])
+            self.ifg[..., 2 * u :].copy_(self.acts[..., u : 2 * u])
+            torch.addcmul(self.ones, self.tc, self.tc, value=-1.0, out=self.dc_dh)
+            self.dc_dh.mul_(self.acts[..., :u])
+        return self.hs
+
+    def backward(
+        self,
+        w_ih: torch.Tensor,
+        w_hh: torch.Tensor,
+        dh_last: torch.Tensor | None,
+        dh_seq: torch.Tensor | None = None,
+        *,
+        need_dx: bool = False,
+    ) -> LayerGrads:
+        """Backpropagation through time after ``forward(..., cache=True)``.
+
+        dh_last: [M, B, U] gradient on the last hidden state (the head's input);
+        dh_seq: [T, M, B, U] gradient on every step's output (from the layer above).
+        """
+        m, t_len, b, n_in, u = self.shape
+        x = self.x
+        assert x is not None, "call forward(cache=True) first"
+        dh, dc = self.dh, self.dc
+        if dh_last is not None:
+            dh.copy_(dh_last)
+        else:
+            dh.zero_()
+        dc.zero_()
+        dc4 = dc.view(m, b, 1, u)
+        w_hh_c = w_hh.contiguous()
+        for t in range(t_len - 1, -1, -1):
+            s = self.steps[t]
+            if dh_seq is not None:
+                dh.add_(dh_seq[t])
+            torch.mul(dh, s.tc, out=s.d_o)
+            dc.addcmul_(dh, s.dc_dh)
+            torch.mul(dc4, s.ifg, out=s.d_ifg)  # d i = dc g, d f = dc c_prev, d g = dc i
+            dc.mul_(s.f)
+            s.d.mul_(s.deriv)
+            if t > 0:
+                torch.bmm(s.d, w_hh_c, out=dh)
+        # Weight gradients for all steps at once, per model: [M, 4U, T*B] @ [M, T*B, U].
+        dg = self.dg.transpose(0, 1).reshape(m, t_len * b, 4 * u)
+        h_prev = self.hs[:t_len].transpose(0, 1).reshape(m, t_len * b, u)
+        d_whh = torch.bmm(dg.transpose(1, 2), h_prev)
+        d_wih = torch.bmm(dg.transpose(1, 2), x.transpose(0, 1).reshape(m, t_len * b, n_in))
+        d_bias = dg.sum(dim=1)
+        dx = None
+        if need_dx:
+            dx = torch.bmm(dg, w_ih).view(m, t_len, b, n_in).transpose(0, 1).contiguous()
+        return LayerGrads(w_ih=d_wih, w_hh=d_whh, bias=d_bias, x=dx)
+
+
+@dataclass
+class _Step:
+    """Views of the workspace for one time step (made once, reused every call)."""
+
+    a: torch.Tensor
+    sig: torch.Tensor
+    o: torch.Tensor
+    i: torch.Tensor
+    f: torch.Tensor
+    g: torch.Tensor
+    c: torch.Tensor
+    c_prev: torch.Tensor
+    h: torch.Tensor
+    h_prev: torch.Tensor
+    tc: torch.Tensor
+    d: torch.Tensor
+    d_o: torch.Tensor
+    d_ifg: torch.Tensor
+    ifg: torch.Tensor
+    dc_dh: torch.Tensor
+    deriv: torch.Tensor
 
 
 def lstm_forward(
@@ -72,45 +218,15 @@ def lstm_forward(
     bias: torch.Tensor,
     *,
     cache: bool = True,
-) -> tuple[torch.Tensor, LayerCache | None]:
-    """One LSTM layer over all steps → (hs [M, T+1, B, U], cache for the backward pass)."""
-    m, t_len, b, n_in = x.shape
-    u4 = w_hh.shape[1]
-    u = u4 // 4
-    # Input projection for every time step in one matmul: [M, T*B, In] @ [M, In, 4U].
-    acts = torch.baddbmm(bias.unsqueeze(1), x.reshape(m, t_len * b, n_in), w_ih.transpose(1, 2))
-    acts = acts.view(m, t_len, b, u4)
-    hs = x.new_zeros(m, t_len + 1, b, u)
-    cs = x.new_zeros(m, t_len + 1, b, u)
-    tc = x.new_empty(m, t_len, b, u)
-    w_hh_t = w_hh.transpose(1, 2)  # [M, U, 4U]
-    for t in range(t_len):
-        a = acts[:, t]  # [M, B, 4U], pre-activations in, activations out (in place)
-        a.baddbmm_(hs[:, t], w_hh_t)
-        a[..., : 3 * u].sigmoid_()
-        a[..., 3 * u :].tanh_()
-        c = cs[:, t + 1]
-        torch.mul(a[..., 2 * u : 3 * u], cs[:, t], out=c)  # f * c_prev
-        c.addcmul_(a[..., u : 2 * u], a[..., 3 * u :])  # + i * g
-        torch.tanh(c, out=tc[:, t])
-        torch.mul(a[..., :u], tc[:, t], out=hs[:, t + 1])  # h = o * tanh(c)
-    if not cache:
-        return hs, None
-    # Everything the backward pass needs that does not depend on the recurrence,
-    # computed for all steps at once.
-    sig = acts[..., : 3 * u]
-    g = acts[..., 3 * u :]
-    deriv = torch.empty_like(acts)
-    torch.addcmul(sig, sig, sig, value=-1.0, out=deriv[..., : 3 * u])  # s (1 - s)
-    torch.addcmul(torch.ones_like(g), g, g, value=-1.0, out=deriv[..., 3 * u :])  # 1 - g^2
-    ifg = torch.cat([g, cs[:, :t_len], acts[..., u : 2 * u]], dim=-1)  # multiply dc by these
-    dc_dh = acts[..., :u] * (1.0 - tc * tc)
-    f = acts[..., 2 * u : 3 * u].contiguous()
-    return hs, LayerCache(x=x, hs=hs, deriv=deriv, ifg=ifg, tc=tc, dc_dh=dc_dh, f=f)
+) -> tuple[torch.Tensor, LayerWorkspace]:
+    """One-off forward pass: (hs [T+1, M, B, U], the workspace to call ``backward`` on)."""
+    t_len, m, b, n_in = x.shape
+    ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2])
+    return ws.forward(x, w_ih, w_hh, bias, cache=cache), ws
 
 
 def lstm_backward(
-    cache: LayerCache,
+    ws: LayerWorkspace,
     w_ih: torch.Tensor,
     w_hh: torch.Tensor,
     dh_last: torch.Tensor | None,
@@ -118,38 +234,4 @@ def lstm_backward(
     *,
     need_dx: bool = False,
 ) -> LayerGrads:
-    """Backpropagation through time for one layer.
-
-    dh_last: [M, B, U] gradient on the last hidden state (the head's input);
-    dh_seq: [M, T, B, U] gradient on every step's output (from the layer above).
-    """
-    x, hs = cache.x, cache.hs
-    m, t_len, b, n_in = x.shape
-    u4, u = w_hh.shape[1], w_hh.shape[2]
-    dg = x.new_empty(m, t_len, b, u4)  # d pre-activations, all steps
-    dh = x.new_zeros(m, b, u)
-    if dh_last is not None:
-        dh += dh_last
-    dc = x.new_zeros(m, b, u)
-    for t in range(t_len - 1, -1, -1):
-        if dh_seq is not None:
-            dh = dh + dh_seq[:, t]
-        d = dg[:, t]  # [M, B, 4U]
-        torch.mul(dh, cache.tc[:, t], out=d[..., :u])  # d o
-        dc.addcmul_(dh, cache.dc_dh[:, t])
-        torch.mul(
-            dc.unsqueeze(2),
-            cache.ifg[:, t].view(m, b, 3, u),
-            out=d[..., u:].view(m, b, 3, u),
-        )  # d i = dc g, d f = dc c_prev, d g = dc i
-        dc.mul_(cache.f[:, t])
-        d.mul_(cache.deriv[:, t])
-        if t > 0:
-            dh = torch.bmm(d, w_hh)
-    # Weight gradients for all steps at once: [M, U, T*B] @ [M, T*B, 4U].
-    dg_flat = dg.view(m, t_len * b, u4)
-    d_whh = torch.bmm(dg_flat.transpose(1, 2), hs[:, :t_len].reshape(m, t_len * b, u))
-    d_wih = torch.bmm(dg_flat.transpose(1, 2), x.reshape(m, t_len * b, n_in))
-    d_bias = dg_flat.sum(dim=1)
-    dx = torch.bmm(dg_flat, w_ih).view(m, t_len, b, n_in) if need_dx else None
-    return LayerGrads(w_ih=d_wih, w_hh=d_whh, bias=d_bias, x=dx)
+    return ws.backward(w_ih, w_hh, dh_last, dh_seq, need_dx=need_dx)

@@ -1,0 +1,146 @@
+"""train_many: several models as one computation equal each model trained alone."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from coincast.errors import DataError
+from coincast.model.batched import BatchedEpochReport, train_many
+from coincast.model.lstm import LSTMRegressor, ModelConfig
+from coincast.model.train import CancelToken, TrainConfig, train_model, train_reference
+
+CFG = ModelConfig(n_features=2, units=(8,))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def series(n_days: int, period: float, phase: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A two-feature sine (price-like and volume-like) → windows of 10 and next-day targets."""
+    t = torch.arange(n_days, dtype=torch.float64)
+    price = 0.5 + 0.4 * torch.sin(2 * math.pi * t / period + phase)
+    volume = 0.5 + 0.3 * torch.cos(2 * math.pi * t / (period * 0.7) + phase)
+    feats = torch.stack([price, volume], dim=1).float()
+    x = feats.unfold(0, 10, 1)[:-1].transpose(1, 2).contiguous()  # [N, 10, 2]
+    y = feats[10:, 0].contiguous()
+    return x, y
+
+
+def datasets(
+    lengths: list[int], val: bool = True
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
+    out = []
+    for k, n in enumerate(lengths):
+        x, y = series(n + 60, period=17.0 + 3 * k, phase=0.5 * k)
+        if val:
+            # Mirrored validation targets make the models' best epochs (and stops) differ.
+            out.append((x[:n], y[:n], x[n:], 1.0 - y[n:] if k % 2 else y[n:]))
+        else:
+            out.append((x[:n], y[:n], None, None))
+    return out
+
+
+def fresh(seeds: list[int]) -> list[LSTMRegressor]:
+    return [LSTMRegressor(CFG, generator=torch.Generator().manual_seed(s)) for s in seeds]
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module, atol: float) -> None:
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, atol=atol, rtol=0, msg=name)
+
+
+# Different lengths (and short last batches: 150 % 32, 97 % 32, 64 % 32 == 0).
+LENGTHS = [150, 97, 64]
+
+
+def test_each_model_equals_training_it_alone() -> None:
+    data = datasets(LENGTHS)
+    seeds = [1, 2, 3]
+    cfg = TrainConfig(epochs=4, lr=5e-3, seed=9)
+    together = fresh(seeds)
+    results = train_many(together, data, cfg)
+    for i, (model, result) in enumerate(zip(together, results, strict=True)):
+        alone = fresh([seeds[i]])[0]
+        solo = train_model(alone, *data[i], config=cfg)
+        assert_same_weights(model, alone, atol=1e-5)
+        assert [r.loss for r in result.history] == pytest.approx(
+            [r.loss for r in solo.history], rel=1e-4
+        )
+        # ... and the autograd/nn.LSTM reference loop agrees too.
+        ref = fresh([seeds[i]])[0]
+        train_reference(ref, *data[i], config=cfg)
+        assert_same_weights(model, ref, atol=1e-4)
+
+
+def test_per_model_early_stopping_and_lr_decay_match_sequential() -> None:
+    data = datasets(LENGTHS)
+    cfg = TrainConfig(epochs=25, lr=2e-2, patience=3, lr_decay_patience=1, min_lr=5e-3)
+    together = fresh([4, 5, 6])
+    reports: list[BatchedEpochReport] = []
+    results = train_many(together, data, cfg, on_epoch=reports.append)
+    solos = []
+    for i, seed in enumerate([4, 5, 6]):
+        alone = fresh([seed])[0]
+        solos.append(train_model(alone, *data[i], config=cfg))
+        assert_same_weights(together[i], alone, atol=1e-5)
+    assert [r.epochs_run for r in results] == [s.epochs_run for s in solos]
+    assert [r.best_epoch for r in results] == [s.best_epoch for s in solos]
+    assert [r.stopped_early for r in results] == [s.stopped_early for s in solos]
+    for r, s in zip(results, solos, strict=True):
+        assert [h.lr for h in r.history] == [h.lr for h in s.history]
+    # On this data the models stop at different epochs, so masking was exercised.
+    assert len({r.epochs_run for r in results}) > 1
+    assert any(r.stopped_early for r in results)
+    # Overall progress: one report per joint epoch; active count never rises.
+    assert [r.epoch for r in reports] == list(range(1, len(reports) + 1))
+    assert len(reports) == max(r.epochs_run for r in results)
+    actives = [r.active for r in reports]
+    assert actives == sorted(actives, reverse=True)
+    assert all(
+        (rep.losses[i] is None) == (rep.epoch > results[i].epochs_run)
+        for rep in reports
+        for i in range(3)
+    )
+
+
+def test_without_validation_and_without_shuffle() -> None:
+    data = datasets([70, 40], val=False)
+    cfg = TrainConfig(epochs=3, shuffle=False, batch_size=16)
+    together = fresh([7, 8])
+    train_many(together, data, cfg)
+    for i, seed in enumerate([7, 8]):
+        alone = fresh([seed])[0]
+        train_model(alone, *data[i], config=cfg)
+        assert_same_weights(together[i], alone, atol=1e-5)
+
+
+def test_cancel_stops_every_model_and_keeps_their_best_epoch() -> None:
+    data = datasets(LENGTHS)
+    token = CancelToken()
+    models = fresh([1, 2, 3])
+
+    def stop(report: BatchedEpochReport) -> None:
+        if report.epoch == 2:
+            token.cancel()
+
+    results = train_many(models, data, TrainConfig(epochs=10), on_epoch=stop, cancel=token)
+    assert all(r.cancelled and r.epochs_run == 2 and r.restored_best for r in results)
+
+
+def test_rejects_mixed_architectures_dropout_and_missing_data() -> None:
+    data = datasets([40, 40])
+    other = LSTMRegressor(ModelConfig(n_features=2, units=(4,)))
+    with pytest.raises(DataError, match="one architecture"):
+        train_many([fresh([1])[0], other], data)
+    with pytest.raises(DataError, match="dropout"):
+        train_many([LSTMRegressor(ModelConfig(n_features=2, units=(4, 4), dropout=0.2))], data[:1])
+    with pytest.raises(DataError, match="one dataset"):
+        train_many(fresh([1, 2]), data[:1])
+    mixed = [data[0], (data[1][0], data[1][1], None, None)]
+    with pytest.raises(DataError, match="every model or for none"):
+        train_many(fresh([1, 2]), mixed)
