@@ -83,9 +83,16 @@ class Settings(BaseSettings):
     max_model_json_bytes: int = Field(default=1_000_000, gt=0)
     max_weights_bytes: int = Field(default=64_000_000, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
+    # Remote coincast server for `coincast models push/pull` (client side).
+    remote_url: str | None = Field(default=None, description="e.g. http://host:8000")
+    remote_token: SecretStr | None = Field(default=None, description="Bearer token there.")
     # Training
     torch_threads: int | None = Field(default=None, ge=1)
     seed: int = 42
+    # Scale (issue 7): unset = a local Ray runtime with this machine's cores.
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to run training/tuning on, e.g. ray://head:10001."
+    )
     # Shared development data (tests and benchmarks only; never shipped or served).
     shared_dir: Path = Path("../shared")
 

@@ -1,0 +1,330 @@
+"""``coincast serve``, ``coincast users …`` and ``coincast models …``.
+
+``models list/show/delete`` work on the local store (``COINCAST_DATA_DIR``); ``push`` and
+``pull`` copy a version between the local store and a server over HTTP, speaking the
+same multipart and download routes TF.js uses, so what works here works in a browser.
+The server URL and token come from ``--server``/``--token`` or ``COINCAST_REMOTE_URL`` /
+``COINCAST_REMOTE_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from coincast.cli import app, err_console
+from coincast.errors import AuthError, CoincastError, InvalidRequestError
+from coincast.settings import Settings
+from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
+
+__all__ = ["users_app", "models_app"]
+
+users_app = typer.Typer(help="Server users and their tokens.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Stored models: list, show, delete, push, pull.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+app.add_typer(models_app, name="models")
+console = Console()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+UserOpt = Annotated[str, typer.Option("--user", "-u", help="Owner in the store.")]
+ServerOpt = Annotated[
+    str | None, typer.Option("--server", help="Server URL (default COINCAST_REMOTE_URL).")
+]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", help="Bearer token (default COINCAST_REMOTE_TOKEN).")
+]
+VersionOpt = Annotated[str, typer.Option("--version", "-v", help="A number or 'latest'.")]
+
+
+def _user_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """CoincastError → its message on stderr, exit 1 (also under CliRunner)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except CoincastError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind first, so the printed URL has the real port (also for ``--port 0``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidRequestError(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Pick another --port, "
+            "or stop the program using it."
+        ) from None
+    return sock
+
+
+@app.command("serve")
+@_user_errors
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8000,
+) -> None:
+    """Start the web page and REST API (uvicorn); prints the URL."""
+    import uvicorn
+
+    from coincast.server.app import create_app
+    from coincast.server.services import is_loopback
+
+    settings = Settings().model_copy(update={"host": host, "port": port})
+    fastapi_app = create_app(settings)
+    sock = _bind(host, port)
+    real_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"coincast is serving at http://{shown}:{real_port}/  (API docs: /docs)")
+    if fastapi_app.state.services.local_mode():
+        console.print(
+            "Local single-user mode: no users exist, requests without a token act as 'local'."
+        )
+    elif not is_loopback(host):
+        console.print("Every request needs a token (`coincast users add NAME`).")
+    config = uvicorn.Config(fastapi_app, log_level="info", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@users_app.command("add")
+@_user_errors
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
+) -> None:
+    """Create a user and print their token (shown once; only its hash is stored)."""
+    from coincast.store.users import UserStore
+
+    _user, token = UserStore(Settings()).add(name)
+    err_console.print(f"Created user {name!r}. Their token (shown only now):")
+    typer.echo(token)
+
+
+@users_app.command("list")
+@_user_errors
+def users_list() -> None:
+    """List users (never tokens: they are not stored)."""
+    from coincast.store.users import UserStore
+
+    users = UserStore(Settings()).list()
+    if not users:
+        console.print("No users: a loopback server runs in local single-user mode.")
+        return
+    table = Table("user", "created")
+    for user in users:
+        table.add_row(user.name, user.created_at.strftime("%Y-%m-%d %H:%M UTC"))
+    console.print(table)
+
+
+@users_app.command("remove")
+@_user_errors
+def users_remove(name: str) -> None:
+    """Delete a user; their token stops working at once (their models stay)."""
+    from coincast.store.users import UserStore
+
+    if not UserStore(Settings()).remove(name):
+        raise InvalidRequestError(f"No user {name!r}. `coincast users list` shows them.")
+    console.print(f"Removed user {name!r}.")
+
+
+# --- models (local store) ------------------------------------------------------------------
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    from coincast.server.views import metrics_summary
+
+    s = metrics_summary(metrics)
+    rmse, naive = s.get("rmse"), s.get("naive_rmse")
+    if isinstance(rmse, (int, float)) and isinstance(naive, (int, float)):
+        return f"1-day RMSE {rmse:,.2f} vs naive {naive:,.2f}"
+    return "-"
+
+
+@models_app.command("list")
+@_user_errors
+def models_list(user: UserOpt = "local") -> None:
+    """The user's models in the local store."""
+    models = ModelRegistry(Settings()).list_models(user)
+    if not models:
+        console.print(f"No models for {user!r}. Train one: `coincast train COIN --save NAME`.")
+        return
+    table = Table("name", "versions", "latest", "public", "updated")
+    for m in models:
+        table.add_row(
+            m.name, str(m.n_versions), f"v{m.latest_version}", "yes" if m.public else "no",
+            m.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("show")
+@_user_errors
+def models_show(name: str, user: UserOpt = "local") -> None:
+    """A model's versions with parents and metrics."""
+    versions = ModelRegistry(Settings()).list_versions(user, name)
+    table = Table("version", "parent", "created", "size", "metrics", title=f"{user}/{name}")
+    for v in versions:
+        table.add_row(
+            f"v{v.version}", f"v{v.parent_version}" if v.parent_version else "-",
+            v.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            f"{(v.json_size + v.weights_size) / 1024:,.1f} KiB", _summary(v.metrics),
+        )  # fmt: skip
+    console.print(table)
+
+
+@models_app.command("delete")
+@_user_errors
+def models_delete(
+    name: str,
+    version: Annotated[str, typer.Argument(help="Version number (or 'latest').")],
+    user: UserOpt = "local",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Delete one version (explicit; numbers are never reused)."""
+    registry = ModelRegistry(Settings())
+    info = registry.info(user, name, version)
+    if not yes and not typer.confirm(f"Delete {user}/{name} v{info.version}?"):
+        raise typer.Exit(1)
+    registry.delete_version(user, name, info.version)
+    console.print(f"Deleted {user}/{name} v{info.version}.")
+
+
+# --- push / pull ---------------------------------------------------------------------------
+
+
+def _remote(settings: Settings, server: str | None, token: str | None) -> tuple[str, str | None]:
+    url = server or settings.remote_url
+    if not url:
+        raise InvalidRequestError(
+            "Give the server: --server http://HOST:PORT (or COINCAST_REMOTE_URL)."
+        )
+    secret = token or (settings.remote_token.get_secret_value() if settings.remote_token else None)
+    return url.rstrip("/") + "/api/v1", secret
+
+
+def _raise_for(response: Any) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        err = response.json()["error"]
+        message, kind = err["message"], err["type"]
+    except (ValueError, KeyError, TypeError):
+        message, kind = f"HTTP {response.status_code}", ""
+    cls = AuthError if response.status_code in (401, 403) else InvalidRequestError
+    raise cls(f"The server refused ({response.status_code} {kind}): {message}")
+
+
+def _client(api: str, token: str | None) -> Any:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=api, headers=headers, timeout=120.0)
+
+
+@models_app.command("push")
+@_user_errors
+def models_push(
+    name: str,
+    version: VersionOpt = "latest",
+    user: UserOpt = "local",
+    remote_user: Annotated[
+        str | None, typer.Option(help="Owner on the server (default --user).")
+    ] = None,
+    from_dir: Annotated[
+        Path | None, typer.Option(help="Push model.json + model.weights.bin from a folder instead.")
+    ] = None,
+    parent: Annotated[
+        int | None, typer.Option(help="Record this server version as parent.")
+    ] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Upload a version (from the local store or a folder) to a server as its next version."""
+    import httpx
+
+    settings = Settings()
+    api, secret = _remote(settings, server, token)
+    if from_dir is not None:
+        model_json = (from_dir / "model.json").read_bytes()
+        weights = (from_dir / WEIGHTS_PATH).read_bytes()
+    else:
+        stored = ModelRegistry(settings).get(user, name, version)
+        model_json, weights = stored.model_json, stored.weights
+    files = {
+        "model.json": ("model.json", model_json, "application/json"),
+        WEIGHTS_PATH: (WEIGHTS_PATH, weights, "application/octet-stream"),
+    }
+    params = {"parent": parent} if parent else None
+    try:
+        with _client(api, secret) as c:
+            r = c.post(f"/users/{remote_user or user}/models/{name}", files=files, params=params)
+    except httpx.HTTPError as exc:
+        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
+    _raise_for(r)
+    body = r.json()
+    console.print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {api}.")
+
+
+@models_app.command("pull")
+@_user_errors
+def models_pull(
+    name: str,
+    version: VersionOpt = "latest",
+    user: UserOpt = "local",
+    remote_user: Annotated[
+        str | None, typer.Option(help="Owner on the server (default --user).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write model.json + model.weights.bin to this folder.")
+    ] = None,
+    server: ServerOpt = None,
+    token: TokenOpt = None,
+) -> None:
+    """Download a version from a server into the local store (validated like any save)."""
+    import httpx
+
+    settings = Settings()
+    api, secret = _remote(settings, server, token)
+    base = f"/users/{remote_user or user}/models/{name}/versions/{version}"
+    try:
+        with _client(api, secret) as c:
+            rj = c.get(f"{base}/model.json")
+            _raise_for(rj)
+            rw = c.get(f"{base}/{WEIGHTS_PATH}")
+            _raise_for(rw)
+    except httpx.HTTPError as exc:
+        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
+    info = ModelRegistry(settings).save(user, name, rj.content, rw.content)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "model.json").write_bytes(rj.content)
+        (out / WEIGHTS_PATH).write_bytes(rw.content)
+    meta = json.loads(rj.content).get("userDefinedMetadata") or {}
+    coin = meta.get("coin", "?") if isinstance(meta, dict) else "?"
+    console.print(f"Pulled {name} ({coin}) into the local store as {user}/{name} v{info.version}.")
