@@ -39,8 +39,12 @@ export function clearError() {
 const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumSignificantDigits: 6 });
 const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 2 });
 
+const cents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+// Cents for prices of a dollar or more (so columns line up); significant digits below.
 export function fmtUsd(x) {
-  return x == null || Number.isNaN(x) ? "—" : usd.format(x);
+  if (x == null || Number.isNaN(x)) return "—";
+  return Math.abs(x) >= 1 ? cents.format(x) : usd.format(x);
 }
 
 export function fmtCompact(x) {
