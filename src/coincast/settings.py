@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # Training
     torch_threads: int | None = Field(default=None, ge=1)
     seed: int = 42
+    # Scale (issue 7): unset = a local Ray runtime with this machine's cores.
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster to run training/tuning on, e.g. ray://head:10001."
+    )
     # Shared development data (tests and benchmarks only; never shipped or served).
     shared_dir: Path = Path("../shared")
 

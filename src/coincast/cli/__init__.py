@@ -29,6 +29,7 @@ def _register() -> None:
     """Import the command groups; each registers itself on ``app``."""
     from coincast.cli import data as _data  # noqa: F401
     from coincast.cli import model as _model  # noqa: F401
+    from coincast.cli import scale as _scale  # noqa: F401  (issue 7: tune; train --top)
     from coincast.cli import server as _server  # noqa: F401
 
 

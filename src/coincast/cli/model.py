@@ -125,7 +125,9 @@ def _report(ev: Evaluation | None, coin: str) -> None:
 
 @app.command("train")
 def train_cmd(
-    coin: str,
+    coin: Annotated[
+        str | None, typer.Argument(help="Coin id with stored history; omit with --top.")
+    ] = None,
     preset: PresetOpt = DEFAULT_PRESET,
     epochs: EpochsOpt = None,
     window: WindowOpt = None,
@@ -139,8 +141,25 @@ def train_cmd(
         str | None, typer.Option(help="Save to the model registry under this name.")
     ] = None,
     user: Annotated[str, typer.Option(help="Registry user for --save.")] = "local",
+    # Hook (issue 7, "ray"): --top N trains the top N stored coins (coincast.cli.scale).
+    top: Annotated[
+        int | None, typer.Option("--top", help="Train one model per top-N stored coin.")
+    ] = None,
+    engine: Annotated[
+        str, typer.Option(help="With --top: batched | sequential | ray.")
+    ] = "batched",
 ) -> None:
-    """Train a model on COIN's history and compare it with naive on the test period."""
+    """Train a model on COIN's history (or on each of the --top N coins), compared with naive."""
+    if top is not None:
+        from coincast.cli.scale import train_top
+
+        if coin is not None or csv is not None:
+            raise typer.BadParameter("give either COIN (and --csv) or --top N, not both.")
+        train_top(top, preset=preset, engine=engine, test_start=test_start, user=user, name=save,
+                  overrides=_overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+        return
+    if coin is None:
+        raise typer.BadParameter("give a COIN to train, or --top N for the top N stored coins.")
     settings = Settings()
     history = _history(coin, csv, settings)
     fc = _fit(coin, history, preset, test_start,
