@@ -54,22 +54,41 @@ def pause(settings: Settings, point: str) -> None:
 
 
 class _StallingReader(io.RawIOBase):
-    """A request body that hands out its first half, then pauses at the hook."""
+    """A request body that pauses halfway through the pass that really sends it.
+
+    botocore reads a body once to sign it (SHA-256) and seeks back before sending, so
+    the first pass is handed out whole and the second one stops at the hook.
+    """
 
     def __init__(self, data: bytes, settings: Settings, point: str) -> None:
         self._data = memoryview(data)
         self._pos = 0
+        self._pass = 0
         self._settings = settings
         self._point = point
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._data)}[whence]
+        self._pos = base + offset
+        if self._pos == 0:
+            self._pass += 1
+        return self._pos
+
     def readinto(self, buffer: Any) -> int:
         half = len(self._data) // 2
-        if self._pos >= half:
+        if self._pass >= 2 and self._pos >= half:
             pause(self._settings, self._point)
-        end = min(len(self._data), self._pos + len(buffer), max(half, 1))
+        limit = half if self._pass >= 2 else len(self._data)
+        end = min(len(self._data), self._pos + len(buffer), max(limit, self._pos + 1))
         n = end - self._pos
         buffer[:n] = self._data[self._pos : end]
         self._pos = end
@@ -91,7 +110,8 @@ class PausingBlobStore:
             client = getattr(self.inner, "_client", None)
             bucket = getattr(self.inner, "bucket", None)
             if client is not None:  # S3: stream half the object, then stop mid-PUT
-                body = io.BufferedReader(_StallingReader(data, self.settings, f"mid-{kind}"))
+                body = _StallingReader(data, self.settings, f"mid-{kind}")
+                body.seek(0)
                 client.put_object(
                     Bucket=bucket,
                     Key=key,
