@@ -100,7 +100,7 @@ def test_stacked_model_loss_and_grads_equal_autograd_with_masks() -> None:
         wb[i, :n] = 1.0 / n
     flat = _Flat(stack_params(models))
     ws = _Workspaces(7, (2, 6, 5)).get(3, 4)
-    loss, grad = _loss_and_grads(flat.params, xb, yb, wb, ws)
+    loss, grad = _loss_and_grads(flat.params, xb.permute(2, 0, 1, 3).contiguous(), yb, wb, ws)
     grad_views = flat.views(grad)
     for i, model in enumerate(models):
         n = counts[i]

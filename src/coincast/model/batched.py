@@ -161,18 +161,17 @@ def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 20
 
 def _loss_and_grads(
     params: list[torch.Tensor],
-    xb: torch.Tensor,
+    x: torch.Tensor,
     yb: torch.Tensor,
     wb: torch.Tensor,
     workspaces: list[LayerWorkspace],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted squared error per model ([M], sum_b wb·err²) and its flat gradient [M, P].
 
-    xb [M, B, T, F], yb/wb [M, B]; wb is 1/len for real rows, 0 for padding, so each
+    x [T, M, B, F] (time-major), yb/wb [M, B]; wb is 1/len for real rows, 0 for padding, so each
     model's loss is the mean over its own batch, as in ``train_model``.
     """
-    m = xb.shape[0]
-    x = xb.permute(2, 0, 1, 3).contiguous()  # [T, M, B, F]
+    m = x.shape[1]
     pred, used = _forward(params, x, workspaces, cache=True)
     err = pred - yb
     loss = (err * err * wb).sum(dim=1)
@@ -327,30 +326,36 @@ def train_many(
             last = n_i - (int(n_batches[i]) - 1) * bs
             weight[i, :n_i] = 1.0 / bs
             weight[i, n_i - last : n_i] = 1.0 / last
-        epoch_loss = torch.zeros(n_models, dtype=torch.float64)
+        # The epoch's batches gathered once, time-major: xe[j] is step j's [T, M, B, F].
+        xe = x_all[rows, order].view(n_models, max_batches, bs, *x_all.shape[2:])
+        xe = xe.permute(1, 3, 0, 2, 4).contiguous()
+        ye = y_all[rows, order].view(n_models, max_batches, bs).transpose(0, 1).contiguous()
+        we = weight.view(n_models, max_batches, bs).transpose(0, 1).contiguous()
+        batch_losses = torch.zeros(max_batches, n_models)
+        running_now = running.tolist()
+        nb_list = n_batches.tolist()
+        sub: torch.Tensor | None = None
         for j in range(max_batches):
             if cancel is not None and cancel.cancelled:
                 cancelled = True
                 break
-            active = running & (n_batches > j)
-            idx = order[:, j * bs : (j + 1) * bs]
-            wb = weight[:, j * bs : (j + 1) * bs]
-            if bool(active.all()):
-                xb, yb = x_all[rows, idx], y_all[rows, idx]
-                ws = workspaces.get(n_models, int(idx.shape[1]))
-                loss, grad = _loss_and_grads(params, xb, yb, wb, ws)
+            active = [i for i in range(n_models) if running_now[i] and nb_list[i] > j]
+            if len(active) == n_models:
+                ws = workspaces.get(n_models, bs)
+                loss, grad = _loss_and_grads(params, xe[j], ye[j], we[j], ws)
                 adam.step(stacked.flat, grad, None)
-                epoch_loss += loss.double() * (wb > 0).sum(dim=1)
-            else:
-                sub = active.nonzero().squeeze(1)
-                if sub.numel() == 0:
-                    continue
-                xb, yb = x_all[sub.unsqueeze(1), idx[sub]], y_all[sub.unsqueeze(1), idx[sub]]
-                ws = workspaces.get(int(sub.numel()), int(idx.shape[1]))
+                batch_losses[j] = loss
+            elif active:
+                if sub is None or sub.numel() != len(active):  # the active set only shrinks
+                    sub = torch.tensor(active)
+                ws = workspaces.get(len(active), bs)
                 sub_params = stacked.views(stacked.flat[sub])
-                loss, grad = _loss_and_grads(sub_params, xb, yb, wb[sub], ws)
+                x_sub = xe[j].index_select(1, sub)
+                loss, grad = _loss_and_grads(sub_params, x_sub, ye[j][sub], we[j][sub], ws)
                 adam.step(stacked.flat, grad, sub)
-                epoch_loss[sub] += loss.double() * (wb[sub] > 0).sum(dim=1)
+                batch_losses[j, sub] = loss
+        counts = (we > 0).sum(dim=2).double()  # [batches, M] real rows per batch
+        epoch_loss = (batch_losses.double() * counts).sum(dim=0)
         if cancelled:
             break
 
