@@ -10,6 +10,7 @@ the model's own metadata.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from coincast.server.deps import NamePath, ReadableModelDep, RegistryDep, Settin
 from coincast.server.routes import ERRORS
 from coincast.server.schemas import ForecastIn, ForecastOut
 from coincast.server.views import metrics_summary, skill_sentence
+from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 
 router = APIRouter(tags=["forecasts"], responses=ERRORS)
@@ -61,13 +63,49 @@ class _ForecasterCache:
         return info, fc, coin
 
 
-def _cache(request: Request) -> _ForecasterCache:
+class _HistoryCache:
+    """Cleaned histories for a minute, keyed by the coin's last stored day.
+
+    Reading and cleaning thousands of rows costs ~100 ms, twenty times the forecast
+    itself; a refresh that adds a day changes the key, so new data is used at once.
+    """
+
+    TTL_S = 60.0
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[float, Any, pd.DataFrame | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, settings: Settings, coin: str) -> pd.DataFrame | None:
+        from coincast.api import load_history
+        from coincast.data.cache import MarketCache
+
+        last = MarketCache(settings).last_date(coin)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(coin)
+            if hit is not None and hit[1] == last and now - hit[0] < self.TTL_S:
+                return hit[2]
+        try:
+            frame: pd.DataFrame | None = load_history(coin, settings)
+        except NoDataError:
+            frame = None
+        with self._lock:
+            self._items[coin] = (now, last, frame)
+            while len(self._items) > _CACHE_SIZE:
+                self._items.popitem(last=False)
+        return frame
+
+
+def _caches(request: Request) -> tuple[_ForecasterCache, _HistoryCache]:
     state = request.app.state
     with _INIT:
-        cache: _ForecasterCache | None = getattr(state, "forecaster_cache", None)
-        if cache is None:
-            cache = state.forecaster_cache = _ForecasterCache()
-    return cache
+        caches: tuple[_ForecasterCache, _HistoryCache] | None = getattr(
+            state, "forecast_caches", None
+        )
+        if caches is None:
+            caches = state.forecast_caches = (_ForecasterCache(), _HistoryCache())
+    return caches
 
 
 _INIT = threading.Lock()
@@ -83,18 +121,19 @@ def forecast(
     registry: RegistryDep,
     settings: SettingsDep,
 ) -> ForecastOut:
-    from coincast.api import load_history
-
-    info, fc, coin = _cache(request).get(registry, user, name, version)
+    models, histories = _caches(request)
+    info, fc, coin = models.get(registry, user, name, version)
     if not coin:
         raise ModelFormatError(
             "This model's metadata does not say which coin it forecasts; re-save it with "
             "'coin' in userDefinedMetadata."
         )
-    try:
-        frame = fc.forecast(body.days, history=load_history(coin, settings))
-    except NoDataError:
+    history = histories.get(settings, coin)
+    if history is None:
         frame = fc.forecast(body.days)
+    else:
+        # Only the last window matters; a tail keeps the per-request work small.
+        frame = fc.forecast(body.days, history=history.iloc[-(fc.spec.window + 60) :])
     metrics = info.metrics
     naive = [float(v) for v in frame["naive"]]
     return ForecastOut(

@@ -1,0 +1,167 @@
+"""REST API latency on loopback: paper-model upload/download, forecast under 20 clients.
+
+Starts the real app in uvicorn on 127.0.0.1:0 with a temporary data dir, stores bitcoin's
+daily history (from the shared data, else a synthetic series), and:
+
+1. uploads the paper model (LSTM(50) → Dense(1), window 30: ~42 KB of weights) N times
+   as TF.js multipart, then downloads model.json + weights N times: p50/p99 ms;
+2. trains one paper forecaster briefly (the weights' quality does not matter for latency)
+   and hits ``POST …/forecast {"days": 7}`` from 20 concurrent clients: p50/p99 ms and
+   requests/s.
+
+Prints figures; asserts nothing. Set BENCH_API_REQUESTS to change the per-client count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import torch
+import uvicorn
+
+from coincast.api import Forecaster
+from coincast.data.cache import MarketCache
+from coincast.model.lstm import LSTMRegressor, ModelConfig
+from coincast.server.app import create_app
+from coincast.settings import Settings
+from coincast.store.registry import ModelRegistry
+from coincast.store.tfjs import to_tfjs
+
+CLIENTS = 20
+PER_CLIENT = int(os.environ.get("BENCH_API_REQUESTS", "25"))
+TRANSFERS = 50
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    app = create_app(settings, loopback=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def history(settings: Settings) -> pd.DataFrame:
+    csv = settings.shared_dir / "data" / "daily" / "bitcoin.csv"
+    if csv.is_file():
+        frame = pd.read_csv(csv, parse_dates=["date"], index_col="date")
+        return frame.loc[:, ["price", "volume", "market_cap"]].astype("float64")
+    t = np.arange(1500, dtype=np.float64)
+    index = pd.date_range("2020-01-01", periods=t.size, freq="D", name="date")
+    price = 30000 + 5000 * np.sin(t / 40) + 5 * t
+    return pd.DataFrame({"price": price, "volume": 1e9 + 0 * t, "market_cap": price * 2e7}, index)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def line(what: str, ms: list[float]) -> None:
+    print(
+        f"{what:<34} n={len(ms):>4}  p50 {pct(ms, 50):8.2f} ms  p99 {pct(ms, 99):8.2f} ms  "
+        f"mean {statistics.fmean(ms):8.2f} ms",
+        flush=True,
+    )
+
+
+def transfer(api: str) -> None:
+    model = LSTMRegressor(ModelConfig(), generator=torch.Generator().manual_seed(0))
+    doc, weights = to_tfjs(model, 30, {"coin": "bitcoin"})
+    model_json = json.dumps(doc).encode()
+    files = {
+        "model.json": ("model.json", model_json, "application/json"),
+        "model.weights.bin": ("model.weights.bin", weights, "application/octet-stream"),
+    }
+    print(f"paper model: model.json {len(model_json)} B, weights {len(weights)} B")
+    up: list[float] = []
+    down: list[float] = []
+    with httpx.Client(base_url=api, timeout=60) as c:
+        for i in range(TRANSFERS + 3):
+            t0 = time.perf_counter()
+            r = c.post("/users/local/models/bench", files=files)
+            dt = (time.perf_counter() - t0) * 1000
+            r.raise_for_status()
+            if i >= 3:  # burn-in
+                up.append(dt)
+        for i in range(TRANSFERS + 3):
+            t0 = time.perf_counter()
+            a = c.get("/users/local/models/bench/versions/latest/model.json")
+            b = c.get("/users/local/models/bench/versions/latest/model.weights.bin")
+            dt = (time.perf_counter() - t0) * 1000
+            assert a.status_code == b.status_code == 200
+            if i >= 3:
+                down.append(dt)
+    line("upload (multipart, validate, store)", up)
+    line("download (model.json + weights)", down)
+
+
+def forecast_load(api: str, settings: Settings, frame: pd.DataFrame) -> None:
+    t0 = time.perf_counter()
+    fc = Forecaster("paper", epochs=1).fit(frame, coin="bitcoin")
+    assert fc.model is not None and fc.spec is not None
+    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
+    ModelRegistry(settings).save("local", "btc-paper", json.dumps(doc).encode(), weights)
+    print(f"trained + stored the paper forecaster in {time.perf_counter() - t0:.1f} s")
+    url = "/users/local/models/btc-paper/versions/latest/forecast"
+
+    def client(_k: int) -> list[float]:
+        out = []
+        with httpx.Client(base_url=api, timeout=120) as c:
+            for _ in range(PER_CLIENT):
+                t = time.perf_counter()
+                r = c.post(url, json={"days": 7})
+                out.append((time.perf_counter() - t) * 1000)
+                r.raise_for_status()
+        return out
+
+    with httpx.Client(base_url=api, timeout=120) as c:  # burn-in: load + cache the model
+        for _ in range(3):
+            c.post(url, json={"days": 7}).raise_for_status()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        results = list(pool.map(client, range(CLIENTS)))
+    wall = time.perf_counter() - t0
+    ms = [x for r in results for x in r]
+    line(f"forecast 7 d, {CLIENTS} concurrent clients", ms)
+    print(f"throughput: {len(ms) / wall:.1f} forecasts/s over {wall:.1f} s")
+
+
+def main() -> int:
+    torch.set_num_threads(1)
+    shared = Path(os.environ.get("COINCAST_SHARED_DIR", Path(__file__).parents[2] / "shared"))
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, data_dir=Path(tmp), shared_dir=shared)  # type: ignore[call-arg]
+        frame = history(settings)
+        MarketCache(settings).upsert_history("bitcoin", frame, source="csv")
+        print(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
+              f"{os.cpu_count()} CPUs, bitcoin history {len(frame)} days")  # fmt: skip
+        with serve(settings) as api:
+            transfer(api)
+            forecast_load(api, settings, frame)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
