@@ -92,6 +92,7 @@ def test_unreachable_coingecko_says_so(env: dict[str, str]) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**env, "COINCAST_COINGECKO_URL": f"http://127.0.0.1:{port}/api/v3"}
+    env["COINCAST_MAX_RETRIES"] = "0"  # the message, not the backoff, is under test
     result = run(env, "data", "refresh", "--top", "3")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ")

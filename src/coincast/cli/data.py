@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from coincast.cli import app, err_console
+from coincast.cli import app
 from coincast.data.cache import MarketCache
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko import CoinGeckoClient
@@ -40,7 +40,12 @@ data_app = typer.Typer(
     help="Market data: fetch from CoinGecko, import CSV, clean.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
-console = Console()
+
+
+def _console(stderr: bool = False) -> Console:
+    """Built per call, so the terminal width (``COLUMNS``) is read when printing."""
+    return Console(stderr=stderr)
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,7 +61,7 @@ def _user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except CoincastError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
 
     return wrapper
@@ -81,7 +86,7 @@ def _money(value: float | None) -> str:
 
 def _notices(client: CoinGeckoClient) -> None:
     for notice in client.notices:
-        err_console.print(f"[yellow]note:[/] {escape(notice)}")
+        _console(stderr=True).print(f"[yellow]note:[/] {escape(notice)}")
 
 
 @data_app.command("top")
@@ -128,7 +133,7 @@ def top_cmd(
             "-" if change is None else f"{change:+.2f}",
             f"{summary.rows} d to {summary.last}" if summary else "-",
         )
-    console.print(table)
+    _console().print(table)
 
 
 @data_app.command("fetch")
@@ -147,9 +152,11 @@ def fetch_cmd(
         result = refresh_coin(client, cache, coin, days=days)
         _notices(client)
     if result.status == "up_to_date":
-        console.print(f"{coin}: already up to date (last day {result.last_date}); no request made.")
+        _console().print(
+            f"{coin}: already up to date (last day {result.last_date}); no request made."
+        )
     else:
-        console.print(
+        _console().print(
             f"{coin}: {result.fetched_rows} day(s) fetched, {result.new_rows} new; "
             f"stored up to {result.last_date}."
         )
@@ -196,13 +203,14 @@ def refresh_cmd(
     """
     settings = _settings()
     cache = MarketCache(settings)
+    out = _console()
     columns = (
         TextColumn("[bold]{task.description:<24}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with CoinGeckoClient(settings) as client, Progress(*columns, console=console) as progress:
+    with CoinGeckoClient(settings) as client, Progress(*columns, console=out) as progress:
         task = progress.add_task("coin list", total=None)
 
         def started(coin_id: str, i: int, total: int) -> None:
@@ -216,17 +224,19 @@ def refresh_cmd(
         )
         progress.update(task, description="done")
     _notices(client)
-    console.print(_summary_table(results))
+    _console().print(_summary_table(results))
     counts = {s: sum(r.status == s for r in results) for s in _STATUS_STYLE}
     new_days = sum(r.new_rows for r in results)
-    console.print(
+    _console().print(
         f"{len(results)} coins: {counts['updated']} updated ({new_days} new days), "
         f"{counts['up_to_date']} already up to date, {counts['skipped_stable']} stablecoins "
         f"skipped, {counts['failed']} failed."
     )
     attempted = len(results) - counts["skipped_stable"]
     if attempted and counts["failed"] == attempted:
-        err_console.print("[bold red]error:[/] every coin failed; see the problems above.")
+        _console(stderr=True).print(
+            "[bold red]error:[/] every coin failed; see the problems above."
+        )
         raise typer.Exit(1)
 
 
@@ -243,7 +253,7 @@ def import_cmd(
     cache = MarketCache(_settings())
     new_rows = cache.upsert_history(coin, frame, source="csv")
     cache.log_fetch(coin, "csv", ok=True, rows=len(frame), message=str(file))
-    console.print(
+    _console().print(
         f"{coin}: imported {len(frame)} day(s) from {file} ({new_rows} new), "
         f"{frame.index[0].date()} … {frame.index[-1].date()}. "
         f"Check it with `coincast data clean {coin} --report`."
@@ -266,11 +276,11 @@ def show_cmd(
             table.add_column(name)
         for s in cache.summaries():
             table.add_row(s.coin_id, str(s.rows), str(s.first), str(s.last), ",".join(s.sources))
-        console.print(table)
+        _console().print(table)
         return
     history = cache.history(coin)
     summary = next(s for s in cache.summaries() if s.coin_id == coin)
-    console.print(
+    _console().print(
         f"{coin}: {summary.rows} day(s), {summary.first} … {summary.last} "
         f"(sources: {', '.join(summary.sources)})"
     )
@@ -278,7 +288,7 @@ def show_cmd(
     if log:
         entry = log[0]
         state = "ok" if entry.ok else f"failed: {entry.message}"
-        console.print(
+        _console().print(
             f"last fetch: {entry.finished_at:%Y-%m-%d %H:%M} UTC ({entry.kind}, {escape(state)})"
         )
     table = Table(title=f"{coin}: latest {min(days, len(history))} days")
@@ -294,7 +304,7 @@ def show_cmd(
             _money(float(volume)),
             "-" if cap != cap else _money(float(cap)),
         )
-    console.print(table)
+    _console().print(table)
 
 
 @data_app.command("clean")
@@ -312,12 +322,12 @@ def clean_cmd(
     """
     settings = _settings()
     cleaned, result = clean(MarketCache(settings).history(coin), settings)
-    console.print(f"{coin}: {result.summary()}")
+    _console().print(f"{coin}: {result.summary()}")
     if report:
-        console.print(_report_table(result))
+        _console().print(_report_table(result))
     if output is not None:
         cleaned.to_csv(output, date_format="%Y-%m-%d", float_format="%.17g")
-        console.print(f"cleaned series written to {output}")
+        _console().print(f"cleaned series written to {output}")
 
 
 def _report_table(result: CleaningReport) -> Table:

@@ -6,11 +6,7 @@ PostgreSQL (``COINCAST_DATABASE_URL``). Upserts use the dialect's own ``ON CONFL
 UPDATE`` (SQLite and PostgreSQL spell it the same way in SQLAlchemy), so a re-fetched day
 replaces the stored one instead of failing or duplicating.
 
-Why recorded migrations rather than Alembic: Alembic is not a dependency and three tables
-do not justify one. Instead ``schema_versions`` records, per component (``"market"``
-here), the number of the last migration applied; :data:`MIGRATIONS` is an append-only list
-and each start-up applies the missing ones inside one transaction. The numbers map one to
-one onto Alembic revisions if the project outgrows this (sqlite-utils does the same).
+The tables and their recorded migrations (and why not Alembic) live in ``cache_schema``.
 
 Why one transaction per write: a refresh that dies half-way (crash, fault, Ctrl-C) must
 leave each coin either fully updated or exactly as it was; readers never see half a
@@ -20,35 +16,28 @@ history.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 import pandas as pd
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Connection,
-    Date,
-    DateTime,
-    Engine,
-    Float,
-    Integer,
-    String,
-    Table,
-    Text,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from coincast.db import make_engine, metadata
+from coincast.db import make_engine
 from coincast.errors import DataError, NoDataError, StoreUnavailableError
 from coincast.settings import Settings
 
+from .cache_schema import (
+    MIGRATIONS,
+    SCHEMA_COMPONENT,
+    coins_table,
+    daily_table,
+    ensure_schema,
+    fetch_log_table,
+)
 from .frame import HISTORY_COLUMNS, validate_history
 
 __all__ = [
@@ -60,75 +49,15 @@ __all__ = [
     "Source",
     "MIGRATIONS",
     "SCHEMA_COMPONENT",
+    "coins_table",
+    "daily_table",
+    "fetch_log_table",
 ]
 
 Source = Literal["coingecko", "csv"]
-SCHEMA_COMPONENT = "market"
 # Rows per INSERT statement: bounded statements for PostgreSQL's parameter limit, and
 # several statements per large history (so a fault can land mid-write and still roll back).
 _CHUNK = 1000
-
-schema_versions = Table(
-    "schema_versions",
-    metadata,
-    Column("component", String(64), primary_key=True),
-    Column("version", Integer, nullable=False),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-)
-
-coins_table = Table(
-    "coins",
-    metadata,
-    Column("id", String(128), primary_key=True),
-    Column("symbol", String(64), nullable=False),
-    Column("name", String(256), nullable=False),
-    # NULL once a coin drops out of the latest top list (the list is a snapshot).
-    Column("volume_rank", Integer, nullable=True),
-    Column("market_cap_rank", Integer, nullable=True),
-    Column("current_price", Float, nullable=True),
-    Column("total_volume", Float, nullable=True),
-    Column("market_cap", Float, nullable=True),
-    Column("high_24h", Float, nullable=True),
-    Column("low_24h", Float, nullable=True),
-    Column("price_change_percentage_24h", Float, nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-daily_table = Table(
-    "daily",
-    metadata,
-    Column("coin_id", String(128), primary_key=True),
-    Column("date", Date, primary_key=True),
-    Column("price", Float, nullable=False),
-    Column("volume", Float, nullable=True),
-    Column("market_cap", Float, nullable=True),
-    Column("source", String(16), nullable=False),
-    Column("stored_at", DateTime(timezone=True), nullable=False),
-)
-
-fetch_log_table = Table(
-    "fetch_log",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("coin_id", String(128), nullable=True),
-    Column("kind", String(32), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
-    Column("ok", Boolean, nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("requested_days", Integer, nullable=True),
-    Column("message", Text, nullable=True),
-)
-
-
-def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[coins_table, daily_table, fetch_log_table], checkfirst=True)
-
-
-# Append only: (version, description, step). Never edit a released step; add a new one.
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "coins, daily and fetch_log tables", _v1_initial),
-]
 
 
 class MarketCoinLike(Protocol):
@@ -224,7 +153,7 @@ class MarketCache:
         self.settings = settings
         self.engine: Engine = make_engine(settings)
         try:
-            migrate(self.engine)
+            ensure_schema(self.engine)
         except SQLAlchemyError as exc:
             raise self._unavailable("open", exc) from exc
 
@@ -489,30 +418,3 @@ def _as_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     return pd.Timestamp(value).date()
-
-
-def migrate(engine: Engine) -> int:
-    """Apply the market migrations not yet recorded; return the schema version."""
-    with engine.begin() as conn:
-        metadata.create_all(conn, tables=[schema_versions], checkfirst=True)
-        current = conn.execute(
-            select(schema_versions.c.version).where(schema_versions.c.component == SCHEMA_COMPONENT)
-        ).scalar_one_or_none()
-        version = int(current or 0)
-        for number, _description, step in MIGRATIONS:
-            if number > version:
-                step(conn)
-                version = number
-        if current is None:
-            conn.execute(
-                schema_versions.insert().values(
-                    component=SCHEMA_COMPONENT, version=version, applied_at=_now()
-                )
-            )
-        elif version != current:
-            conn.execute(
-                update(schema_versions)
-                .where(schema_versions.c.component == SCHEMA_COMPONENT)
-                .values(version=version, applied_at=_now())
-            )
-    return version

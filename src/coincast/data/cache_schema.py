@@ -1,0 +1,180 @@
+"""The market-data tables and their recorded migrations (used by ``coincast.data.cache``).
+
+Why recorded migrations of its own rather than the store's Alembic (``coincast.migrations``):
+these tables are a cache that CoinGecko or a CSV can always rebuild, they change rarely,
+and keeping them out of the store's revision chain lets either side evolve without
+touching the other. So ``schema_versions`` records, per component (``"market"`` here), the
+number of the last migration applied; :data:`MIGRATIONS` is an append-only list applied
+in one transaction, once per process and database (sqlite-utils' scheme). Concurrent
+first starts are serialised like the store's: a PostgreSQL advisory lock, or a lock file
+beside the SQLite database. Moving to Alembic later is one revision that creates these
+tables if absent, then ``schema_versions`` can be dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+    update,
+)
+
+from coincast.db import metadata
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_COMPONENT",
+    "coins_table",
+    "daily_table",
+    "ensure_schema",
+    "fetch_log_table",
+    "migrate",
+    "schema_versions",
+]
+
+SCHEMA_COMPONENT = "market"
+
+schema_versions = Table(
+    "schema_versions",
+    metadata,
+    Column("component", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+coins_table = Table(
+    "coins",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("symbol", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    # NULL once a coin drops out of the latest top list (the list is a snapshot).
+    Column("volume_rank", Integer, nullable=True),
+    Column("market_cap_rank", Integer, nullable=True),
+    Column("current_price", Float, nullable=True),
+    Column("total_volume", Float, nullable=True),
+    Column("market_cap", Float, nullable=True),
+    Column("high_24h", Float, nullable=True),
+    Column("low_24h", Float, nullable=True),
+    Column("price_change_percentage_24h", Float, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+daily_table = Table(
+    "daily",
+    metadata,
+    Column("coin_id", String(128), primary_key=True),
+    Column("date", Date, primary_key=True),
+    Column("price", Float, nullable=False),
+    Column("volume", Float, nullable=True),
+    Column("market_cap", Float, nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+)
+
+fetch_log_table = Table(
+    "fetch_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("coin_id", String(128), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("requested_days", Integer, nullable=True),
+    Column("message", Text, nullable=True),
+)
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[coins_table, daily_table, fetch_log_table], checkfirst=True)
+
+
+# Append only: (version, description, step). Never edit a released step; add a new one.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "coins, daily and fetch_log tables", _v1_initial),
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+_MIGRATED: set[str] = set()
+_MIGRATE_LOCK = threading.Lock()
+_PG_LOCK_KEY = 0x6D6B7464  # "mktd": not the store's key, so the two never wait on each other
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Run :func:`migrate` once per process and database, serialised across processes."""
+    key = engine.url.render_as_string(hide_password=False)
+    with _MIGRATE_LOCK:
+        if key in _MIGRATED:
+            return
+        with _file_lock(engine):
+            migrate(engine)
+        _MIGRATED.add(key)
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    path = Path(database).with_name(Path(database).name + ".market-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply the market migrations not yet recorded; return the schema version."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        metadata.create_all(conn, tables=[schema_versions], checkfirst=True)
+        current = conn.execute(
+            select(schema_versions.c.version).where(schema_versions.c.component == SCHEMA_COMPONENT)
+        ).scalar_one_or_none()
+        version = int(current or 0)
+        for number, _description, step in MIGRATIONS:
+            if number > version:
+                step(conn)
+                version = number
+        if current is None:
+            conn.execute(
+                schema_versions.insert().values(
+                    component=SCHEMA_COMPONENT, version=version, applied_at=_now()
+                )
+            )
+        elif version != current:
+            conn.execute(
+                update(schema_versions)
+                .where(schema_versions.c.component == SCHEMA_COMPONENT)
+                .values(version=version, applied_at=_now())
+            )
+    return version
