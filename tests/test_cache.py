@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from coincast.data.cache import MIGRATIONS, MarketCache
 from coincast.data.csv_import import read_history_csv
@@ -144,3 +144,30 @@ def test_schema_version_is_recorded_once(settings: Settings, tmp_path: Path) -> 
     assert ("market", MIGRATIONS[-1][0]) in [tuple(r) for r in rows]
     assert [r[0] for r in rows].count("market") == 1
     assert settings.db_path.is_file()
+
+
+def test_a_new_migration_runs_once_and_is_recorded(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coincast.data import cache_schema
+
+    cache = MarketCache(settings)
+    cache.upsert_history("x", _frame(["2024-01-01"], [1.0]))
+    ran: list[int] = []
+
+    def add_note_column(conn: Connection) -> None:
+        ran.append(1)
+        conn.execute(text("ALTER TABLE coins ADD COLUMN note TEXT"))
+
+    steps = [
+        *cache_schema.MIGRATIONS,
+        (cache_schema.MIGRATIONS[-1][0] + 1, "note", add_note_column),
+    ]
+    monkeypatch.setattr(cache_schema, "MIGRATIONS", steps)
+    assert cache_schema.migrate(cache.engine) == steps[-1][0]
+    assert cache_schema.migrate(cache.engine) == steps[-1][0]  # already recorded: not re-run
+    assert ran == [1]
+    with cache.engine.connect() as conn:
+        columns = [r[1] for r in conn.execute(text("PRAGMA table_info(coins)"))]
+    assert "note" in columns
+    assert cache.history("x")["price"].tolist() == [1.0]  # data survives the migration
