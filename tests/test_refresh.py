@@ -172,3 +172,14 @@ def test_yesterday_is_one_day(cache: MarketCache, client: CoinGeckoClient, daily
     assert result.requested_days == 1 and result.new_rows == 1
     assert cache.last_date("litecoin") == (want.index[-1]).date()
     assert_same_history(cache.history("litecoin"), want.iloc[-30:])
+
+
+def test_old_csv_data_does_not_break_stablecoin_check(
+    client: CoinGeckoClient, cache: MarketCache, daily_dir: Path
+) -> None:
+    """tether imported from an old file (2015, far from the peg) has no recent prices."""
+    old = shifted_csv(daily_dir, "tether").iloc[:200]
+    cache.upsert_history("tether", old, source="csv")
+    results = {r.coin_id: r for r in refresh_top(client, cache, 3, exclude_stable=True)}
+    assert results["tether"].status == "skipped_stable"  # decided from the market row
+    assert results["bitcoin"].status == "updated"

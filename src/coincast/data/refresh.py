@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 import pandas as pd
 
-from coincast.errors import CoincastError
+from coincast.errors import CoincastError, NoDataError
 
 from .cache import MarketCache
 from .coingecko import MarketCoin
@@ -105,10 +105,11 @@ def refresh_coin(
 
 
 def _stored_prices(cache: MarketCache, coin_id: str, today: date) -> pd.Series | None:
-    if cache.last_date(coin_id) is None:
+    """Recent stored prices, the best peg evidence; None if nothing recent is stored."""
+    try:
+        return cache.history(coin_id, start=today - timedelta(days=90))["price"]
+    except NoDataError:
         return None
-    recent = cache.history(coin_id, start=today - timedelta(days=90))
-    return recent["price"] if len(recent) else None
 
 
 def refresh_top(
