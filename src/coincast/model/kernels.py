@@ -77,6 +77,7 @@ class LayerWorkspace:
         self.dh = torch.empty(m, b, u)
         self.dc = torch.empty(m, b, u)
         self.ones = torch.ones(t_len, m, b, u)
+        self.two, self.minus_one = torch.tensor(2.0), torch.tensor(-1.0)
         self.x: torch.Tensor | None = None
         a, d = self.acts, self.dg
         self.steps = [
@@ -118,14 +119,22 @@ class LayerWorkspace:
         xm = x.transpose(0, 1).reshape(m, t_len * b, n_in)
         proj = torch.baddbmm(bias.unsqueeze(1), xm, w_ih.transpose(1, 2))
         self.acts.copy_(proj.view(m, t_len, b, 4 * u).transpose(0, 1))
+        # tanh(z) = 2 sigmoid(2z) - 1: PyTorch's CPU tanh is ~3x slower per element than
+        # its sigmoid, so the g block's pre-activations are doubled (in the projection
+        # and in a copy of w_hh) and all four gates go through one sigmoid.
+        self.acts[..., 3 * u :].mul_(2.0)
         w_hh_t = w_hh.transpose(1, 2).contiguous()  # [M, U, 4U]
+        w_hh_t[..., 3 * u :].mul_(2.0)
+        two, minus_one = self.two, self.minus_one
         for s in self.steps:
             s.a.baddbmm_(s.h_prev, w_hh_t)
-            s.sig.sigmoid_()
-            s.g.tanh_()
+            s.a.sigmoid_()
+            torch.addcmul(minus_one, s.g, two, out=s.g)  # g = tanh(z_g)
             torch.mul(s.f, s.c_prev, out=s.c)
             s.c.addcmul_(s.i, s.g)
-            torch.tanh(s.c, out=s.tc)
+            torch.add(s.c, s.c, out=s.tc)
+            s.tc.sigmoid_()
+            torch.addcmul(minus_one, s.tc, two, out=s.tc)  # tanh(c)
             torch.mul(s.o, s.tc, out=s.h)
         self.x = x
         if cache:
