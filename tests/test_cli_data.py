@@ -138,3 +138,10 @@ def test_top_lists_and_marks_stablecoins(env: dict[str, str]) -> None:
     assert "tether (stable)" in result.output and "bitcoin" in result.output
     hidden = run(env, "data", "top", "--top", "5", "--offline", "--exclude-stable")
     assert "tether" not in hidden.output and "ethereum" in hidden.output
+
+
+def test_import_close_convention(env: dict[str, str], daily_dir: Path) -> None:
+    result = run(env, "data", "import", str(daily_dir / "litecoin.csv"), "--coin", "ltc", "--close")
+    assert result.exit_code == 0, result.output
+    assert "2013-04-30 … 2025-08-24" in result.output  # each close dated as the next 00:00
+    assert str(cache_for(env).last_date("ltc")) == "2025-08-24"

@@ -6,6 +6,7 @@ import csv
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from coincast.data.csv_import import read_history_csv
@@ -111,3 +112,11 @@ def test_bad_files_name_file_line_and_problem(tmp_path: Path, text: str, problem
 def test_missing_file_is_a_clean_error(tmp_path: Path) -> None:
     with pytest.raises(CsvImportError, match="no such file"):
         read_history_csv(tmp_path / "nope.csv")
+
+
+def test_close_convention_dates_rows_one_day_later(daily_dir: Path) -> None:
+    path = daily_dir / "litecoin.csv"  # CoinMarketCap/Yahoo closes
+    snapshot = read_history_csv(path)
+    shifted = read_history_csv(path, convention="close")
+    assert (shifted.index - snapshot.index == pd.Timedelta(days=1)).all()
+    assert shifted.reset_index(drop=True).equals(snapshot.reset_index(drop=True))

@@ -247,9 +247,17 @@ def import_cmd(
         Path, typer.Argument(help="CSV: date,price,volume[,market_cap] or a CoinGecko export.")
     ],
     coin: Annotated[str, typer.Option("--coin", help="Store the rows under this coin id.")],
+    close: Annotated[
+        bool,
+        typer.Option(
+            "--close",
+            help="Rows are end-of-day closes (CoinMarketCap/Yahoo files): date them one day "
+            "later, as CoinGecko's next 00:00 snapshot, so fetched days line up.",
+        ),
+    ] = False,
 ) -> None:
     """Import a daily-history CSV file (all rows or nothing)."""
-    frame = read_history_csv(file)
+    frame = read_history_csv(file, convention="close" if close else "snapshot")
     cache = MarketCache(_settings())
     new_rows = cache.upsert_history(coin, frame, source="csv")
     cache.log_fetch(coin, "csv", ok=True, rows=len(frame), message=str(file))

@@ -7,6 +7,11 @@ columns ignored):
 - ``snapped_at,price,market_cap,total_volume`` — CoinGecko's "Historical data" export,
   where ``snapped_at`` looks like ``2013-04-28 00:00:00 UTC``.
 
+Two daily conventions exist: CoinGecko stamps day D with its 00:00 UTC snapshot (≈ the
+close of D-1); CoinMarketCap and Yahoo stamp D with the close at 23:59:59 of D. The store
+uses CoinGecko's, so ``convention="close"`` moves such rows one day later; without it a
+Yahoo file followed by fetched CoinGecko days would repeat one day's move at the seam.
+
 Why a hand-written loop over ``csv`` rather than ``pandas.read_csv``: users need the line
 number of the first bad value ("line 1207: price 'n/a' is not a number"), which pandas'
 vectorised parser cannot give. The whole file is validated before anything is returned,
@@ -25,6 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -123,8 +129,16 @@ def _day(path: Path, line: int, column: str, raw: str) -> date:
         ) from None
 
 
-def read_history_csv(path: str | Path) -> pd.DataFrame:
-    """Parse and validate a whole daily-history CSV file; rows may come in any order."""
+def read_history_csv(
+    path: str | Path, *, convention: Literal["snapshot", "close"] = "snapshot"
+) -> pd.DataFrame:
+    """Parse and validate a whole daily-history CSV file; rows may come in any order.
+
+    ``convention="close"``: the file's rows are end-of-day closes (CoinMarketCap, Yahoo);
+    they are dated one day later, as CoinGecko's 00:00 snapshot of the next day.
+    """
+    if convention not in ("snapshot", "close"):
+        raise CsvImportError(f"Unknown convention {convention!r}; use 'snapshot' or 'close'.")
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -169,4 +183,6 @@ def read_history_csv(path: str | Path) -> pd.DataFrame:
         index=pd.DatetimeIndex(pd.to_datetime(dates), name="date"),
         dtype="float64",
     ).sort_index()
+    if convention == "close":
+        frame.index = pd.DatetimeIndex(frame.index + pd.Timedelta(days=1), name="date")
     return validate_history(frame, what=str(path))
