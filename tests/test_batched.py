@@ -132,6 +132,21 @@ def test_cancel_stops_every_model_and_keeps_their_best_epoch() -> None:
     assert all(r.cancelled and r.epochs_run == 2 and r.restored_best for r in results)
 
 
+def test_models_with_and_without_validation_train_together() -> None:
+    data = datasets([80, 60])
+    mixed = [data[0], (data[1][0], data[1][1], None, None)]
+    cfg = TrainConfig(epochs=6, patience=2, lr=2e-2)
+    together = fresh([1, 2])
+    results = train_many(together, mixed, cfg)
+    assert results[0].history[0].val_loss is not None
+    assert results[1].history[0].val_loss is None
+    for i, seed in enumerate([1, 2]):
+        alone = fresh([seed])[0]
+        solo = train_model(alone, *mixed[i], config=cfg)
+        assert solo.epochs_run == results[i].epochs_run
+        assert_same_weights(together[i], alone, atol=1e-5)
+
+
 def test_rejects_mixed_architectures_dropout_and_missing_data() -> None:
     data = datasets([40, 40])
     other = LSTMRegressor(ModelConfig(n_features=2, units=(4,)))
@@ -141,6 +156,3 @@ def test_rejects_mixed_architectures_dropout_and_missing_data() -> None:
         train_many([LSTMRegressor(ModelConfig(n_features=2, units=(4, 4), dropout=0.2))], data[:1])
     with pytest.raises(DataError, match="one dataset"):
         train_many(fresh([1, 2]), data[:1])
-    mixed = [data[0], (data[1][0], data[1][1], None, None)]
-    with pytest.raises(DataError, match="every model or for none"):
-        train_many(fresh([1, 2]), mixed)

@@ -280,18 +280,25 @@ def train_many(
         )
     for model, (x, y, xv, yv) in zip(models, datasets, strict=True):
         check_training_data(model, x, y, xv, yv)
-    has_val = [d[2] is not None for d in datasets]
-    if any(has_val) and not all(has_val):
-        raise DataError("Give validation data for every model or for none.")
+    has_val = [d[2] is not None and d[3] is not None for d in datasets]
     n_models = len(models)
     sizes = torch.tensor([d[0].shape[0] for d in datasets])
     x_all, y_all = _pad([d[0] for d in datasets]), _pad([d[1] for d in datasets])
     val: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-    if all(has_val):
-        xvs = [d[2] for d in datasets if d[2] is not None]
-        yvs = [d[3] for d in datasets if d[3] is not None]
-        val_mask = _pad([torch.full((v.shape[0],), 1.0 / v.shape[0]) for v in yvs])
-        val = (_pad(xvs), _pad(yvs), val_mask)
+    if any(has_val):
+        # A model without validation data gets one dummy row of weight 0 (and monitors
+        # its training loss, as train_model does).
+        xvs, yvs, masks = [], [], []
+        for x, y, xv, yv in datasets:
+            if xv is not None and yv is not None:
+                xvs.append(xv)
+                yvs.append(yv)
+                masks.append(torch.full((yv.shape[0],), 1.0 / yv.shape[0]))
+            else:
+                xvs.append(x[:1])
+                yvs.append(y[:1])
+                masks.append(torch.zeros(1))
+        val = (_pad(xvs), _pad(yvs), _pad(masks))
 
     bs = config.batch_size
     n_batches = (sizes + bs - 1) // bs  # [M]
@@ -363,7 +370,7 @@ def train_many(
         if val is not None:
             pred = predict_stacked(params, val[0])
             per_model = (((pred - val[1]) ** 2) * val[2]).sum(dim=1)
-            val_losses = [float(v) for v in per_model]
+            val_losses = [float(v) if has_val[i] else None for i, v in enumerate(per_model)]
         # Models hold each epoch's weights, so callbacks can inspect or checkpoint them.
         unstack_params(models, params)
         elapsed = time.perf_counter() - start

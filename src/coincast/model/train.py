@@ -35,6 +35,7 @@ __all__ = [
     "ADAM_EPS",
     "CancelToken",
     "EpochReport",
+    "OnEpoch",
     "Plateau",
     "TrainConfig",
     "TrainResult",
