@@ -90,6 +90,15 @@ def _call(
     return fn(*args, **kwargs)
 
 
+def _describe(exc: Exception) -> str:
+    """The task's own exception when there is one (Ray wraps it), else Ray's first line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        return f"{type(cause).__name__}: {cause}"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def run_tasks(
     fn: Callable[..., CoinResult],
     jobs: Sequence[Job],
@@ -120,12 +129,11 @@ def run_tasks(
             try:
                 res = ray.get(ref)
             except ray.exceptions.RayError as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 res = CoinResult(
                     coin=coin, ok=False, elapsed_s=time.perf_counter() - start,
                     message=f"{coin}: the training task failed {max_retries + 1} times "
-                    f"({type(exc).__name__}: {first}). Check the Ray worker logs "
-                    "(`ray logs`), then train this coin again.",
+                    f"({_describe(exc)}). Check the Ray worker logs (`ray logs`), then train "
+                    "this coin again.",
                 )  # fmt: skip
             results[coin] = res
             if on_result is not None:

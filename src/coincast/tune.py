@@ -212,7 +212,7 @@ def tune_coin(
             tune.with_resources(trainable, {"cpu": 1}),
             param_space=search_space(),
             tune_config=tune.TuneConfig(
-                metric=OBJECTIVE, mode="min", num_samples=trials,
+                metric=OBJECTIVE, mode="min", num_samples=trials, reuse_actors=True,
                 search_alg=OptunaSearch(seed=seed),
                 scheduler=ASHAScheduler(max_t=epochs, grace_period=min(grace_period, epochs),
                                         reduction_factor=3),
@@ -238,13 +238,11 @@ def tune_coin(
         reference=reference, trials=rows, split=split, out_dir=out_dir,
         elapsed_s=time.perf_counter() - start,
     )  # fmt: skip
-    _save(outcome, settings, user, history)
+    _save(outcome, settings, user)
     return outcome
 
 
-def _save(
-    outcome: TuneOutcome, settings: Settings, user: str | None, history: pd.DataFrame
-) -> None:
+def _save(outcome: TuneOutcome, settings: Settings, user: str | None) -> None:
     """best.json + trials.csv in the data dir; the tuned model as a store version."""
     assert outcome.out_dir is not None
     outcome.out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,18 +255,18 @@ def _save(
         "trials": len(outcome.trials), "elapsed_s": outcome.elapsed_s,
     }  # fmt: skip
     (outcome.out_dir / "best.json").write_text(json.dumps(summary, indent=2))
-    if user is None or not outcome.best.ok:
+    model_json, weights = outcome.best.model_json, outcome.best.weights
+    if user is None or model_json is None or weights is None:
         return
-    from coincast.forecast.forecaster import Forecaster
-    from coincast.many import package
     from coincast.store.registry import ModelRegistry
 
-    fc = Forecaster(outcome.base_preset, **outcome.best_config)
-    fc.fit(history, coin=outcome.coin, val_start=outcome.split["val_start"],
-           test_start=outcome.split["test_start"])  # fmt: skip
-    extra = {"tuning": {**summary, "trials_table": outcome.trials}}
-    model_json, weights = package(fc, _jsonable(extra))
-    info = ModelRegistry(settings).save(user, f"{outcome.coin}-tuned", model_json, weights)
+    # The winner was fitted once already (fit_coin); add the tuning record to its
+    # metadata rather than fitting it again.
+    doc = json.loads(model_json)
+    doc["userDefinedMetadata"]["tuning"] = _jsonable({**summary, "trials_table": outcome.trials})
+    info = ModelRegistry(settings).save(
+        user, f"{outcome.coin}-tuned", json.dumps(doc).encode(), weights
+    )
     outcome.version = info.version
 
 
