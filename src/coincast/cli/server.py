@@ -95,6 +95,10 @@ def serve_cmd(
     from coincast.server.services import is_loopback
 
     settings = Settings().model_copy(update={"host": host, "port": port})
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     fastapi_app = create_app(settings)
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from coincast.errors import CoincastError, JobNotFoundError
+from coincast.errors import CoincastError, InvalidRequestError, JobNotFoundError
 from coincast.model.train import CancelToken, EpochReport
 from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
 from coincast.settings import Settings
@@ -32,6 +32,7 @@ __all__ = ["Job", "JobManager", "train_and_save"]
 log = logging.getLogger("coincast.server.jobs")
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 _KEEP_FINISHED = 200
+MAX_ACTIVE_PER_USER = 4
 
 
 @dataclass
@@ -148,6 +149,12 @@ class JobManager:
             self.registry.info(user, spec.name, spec.parent_version)  # 404 now, not later
         job = Job(id=uuid.uuid4().hex, user=user, spec=spec)
         with self._lock:
+            active = sum(1 for j in self._jobs.values() if j.user == user and not j.finished)
+            if active >= MAX_ACTIVE_PER_USER:
+                raise InvalidRequestError(
+                    f"You already have {active} training jobs queued or running (the limit is "
+                    f"{MAX_ACTIVE_PER_USER}). Wait for one to finish, or cancel one."
+                )
             self._prune()
             self._jobs[job.id] = job
         self._pool.submit(self._run, job)

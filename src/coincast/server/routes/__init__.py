@@ -6,7 +6,7 @@ from typing import Any
 
 from coincast.server.schemas import ErrorOut
 
-__all__ = ["ERRORS"]
+__all__ = ["ERRORS", "SOURCE_ERRORS"]
 
 _DESCRIPTIONS = {
     400: "Invalid request (bad name, malformed model files).",
@@ -19,4 +19,10 @@ _DESCRIPTIONS = {
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text} for code, text in _DESCRIPTIONS.items()
+}
+
+SOURCE_ERRORS: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorOut, "description": "CoinGecko is still rate-limiting after retries."},
+    502: {"model": ErrorOut, "description": "CoinGecko failed (bad answer, wrong API key)."},
+    503: {"model": ErrorOut, "description": "CoinGecko unreachable, or the store unavailable."},
 }

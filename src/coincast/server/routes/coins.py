@@ -19,11 +19,11 @@ from fastapi import APIRouter, Path, Query, Request
 from coincast.data.cache import MarketCache
 from coincast.errors import InvalidRequestError, NoDataError
 from coincast.server.deps import SettingsDep, UserDep
-from coincast.server.routes import ERRORS
+from coincast.server.routes import ERRORS, SOURCE_ERRORS
 from coincast.server.schemas import CoinOut, CoinsOut, HistoryOut, RefreshOut
 from coincast.settings import Settings
 
-router = APIRouter(tags=["coins"], responses=ERRORS)
+router = APIRouter(tags=["coins"], responses={**ERRORS, **SOURCE_ERRORS})
 
 _COIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 CoinPath = Annotated[str, Path(min_length=1, max_length=100, description="CoinGecko coin id.")]
