@@ -69,3 +69,14 @@ def test_active_jobs_per_user_are_capped(live_server: LiveServer) -> None:
         assert r.status_code == 400 and "cancel one" in r.json()["error"]["message"]
         listed = c.get("/users/local/jobs").json()["jobs"]
         assert len(listed) == MAX_ACTIVE_PER_USER
+
+
+def test_json_bodies_have_a_small_limit(live_server: LiveServer) -> None:
+    with live_server.client() as c:
+        big = b'{"days": 7, "pad": "' + b"x" * (2 << 20) + b'"}'
+        r = c.post(
+            "/users/local/models/m/versions/1/forecast",
+            content=big,
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 413 and r.json()["error"]["type"] == "PayloadTooLargeError"

@@ -9,6 +9,8 @@ passed; the app's CoincastError handler turns that into a JSON 413.
 
 from __future__ import annotations
 
+import re
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from coincast.errors import PayloadTooLargeError
@@ -16,26 +18,34 @@ from coincast.errors import PayloadTooLargeError
 __all__ = ["BodySizeLimit"]
 
 
+# Model uploads: POST/PUT /api/v1/users/{user}/models/{name} (exactly four segments after v1).
+_UPLOAD = re.compile(r"^/api/v1/users/[^/]+/models/[^/]+/?$")
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    """``max_bytes`` for model uploads, ``other_bytes`` (JSON bodies) for everything else."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, other_bytes: int = 1 << 20) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.other_bytes = other_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        upload = scope.get("method") in ("POST", "PUT") and _UPLOAD.match(scope.get("path", ""))
+        limit = self.max_bytes if upload else self.other_bytes
         for key, value in scope.get("headers", []):
             if key == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_bytes:
-                    await _refuse(send, declared, self.max_bytes)
+                if declared > limit:
+                    await _refuse(send, declared, limit)
                     return
         seen = 0
-        limit = self.max_bytes
 
         async def counted() -> Message:
             nonlocal seen
