@@ -156,3 +156,14 @@ def test_rejects_mixed_architectures_dropout_and_missing_data() -> None:
         train_many([LSTMRegressor(ModelConfig(n_features=2, units=(4, 4), dropout=0.2))], data[:1])
     with pytest.raises(DataError, match="one dataset"):
         train_many(fresh([1, 2]), data[:1])
+
+
+def test_group_size_does_not_change_results() -> None:
+    data = datasets(LENGTHS)
+    cfg = TrainConfig(epochs=3, patience=1, lr=2e-2)
+    grouped, whole = fresh([1, 2, 3]), fresh([1, 2, 3])
+    r_grouped = train_many(grouped, data, cfg, group_size=2)
+    r_whole = train_many(whole, data, cfg, group_size=None)
+    assert [r.epochs_run for r in r_grouped] == [r.epochs_run for r in r_whole]
+    for a, b in zip(grouped, whole, strict=True):
+        assert_same_weights(a, b, atol=1e-6)

@@ -43,18 +43,18 @@ def test_forward_and_gradients_equal_nn_lstm(m: int, b: int, t: int, f: int, u: 
         lstms.append(layer)
     x = torch.randn(m, b, t, f, generator=gen)
     dh_last = torch.randn(m, b, u, generator=gen)
-    dh_seq = torch.randn(t, m, b, u, generator=gen)
+    dh_seq = torch.randn(m, t, b, u, generator=gen)
     w_ih, w_hh, bias = stacked(lstms)
-    hs, ws = lstm_forward(x.permute(2, 0, 1, 3).contiguous(), w_ih, w_hh, bias)
+    hs, ws = lstm_forward(x.transpose(1, 2).contiguous(), w_ih, w_hh, bias)
     grads = lstm_backward(ws, w_ih, w_hh, dh_last, dh_seq, need_dx=True)
     assert grads.x is not None
     perm = gate_perm(u)
     for k, layer in enumerate(lstms):
         xk = x[k].clone().requires_grad_()
         out, _ = layer(xk)  # [B, T, U]
-        torch.testing.assert_close(hs[1:, k], out.transpose(0, 1).detach(), atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(hs[k, 1:], out.transpose(0, 1).detach(), atol=1e-6, rtol=1e-5)
         # A loss whose gradient on the outputs is dh_seq everywhere plus dh_last at the end.
-        loss = (out * dh_seq[:, k].transpose(0, 1)).sum() + (out[:, -1] * dh_last[k]).sum()
+        loss = (out * dh_seq[k].transpose(0, 1)).sum() + (out[:, -1] * dh_last[k]).sum()
         loss.backward()
         assert layer.weight_hh_l0.grad is not None and layer.weight_ih_l0.grad is not None
         assert layer.bias_ih_l0.grad is not None
@@ -66,7 +66,7 @@ def test_forward_and_gradients_equal_nn_lstm(m: int, b: int, t: int, f: int, u: 
         )
         torch.testing.assert_close(grads.bias[k], layer.bias_ih_l0.grad[perm], atol=1e-5, rtol=1e-4)
         assert xk.grad is not None
-        torch.testing.assert_close(grads.x[:, k], xk.grad.transpose(0, 1), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(grads.x[k], xk.grad.transpose(0, 1), atol=1e-5, rtol=1e-4)
 
 
 def test_a_reused_workspace_gives_the_same_as_a_fresh_one() -> None:
@@ -77,7 +77,7 @@ def test_a_reused_workspace_gives_the_same_as_a_fresh_one() -> None:
     bias = torch.randn(m, 4 * u, generator=gen)
     ws = LayerWorkspace(m, t, b, f, u)
     for _ in range(2):  # second round runs on buffers dirtied by the first
-        x = torch.randn(t, m, b, f, generator=gen)
+        x = torch.randn(m, t, b, f, generator=gen)
         dh = torch.randn(m, b, u, generator=gen)
         hs = ws.forward(x, w_ih, w_hh, bias, cache=True).clone()
         got = ws.backward(w_ih, w_hh, dh)
@@ -100,7 +100,7 @@ def test_stacked_model_loss_and_grads_equal_autograd_with_masks() -> None:
         wb[i, :n] = 1.0 / n
     flat = _Flat(stack_params(models))
     ws = _Workspaces(7, (2, 6, 5)).get(3, 4)
-    loss, grad = _loss_and_grads(flat.params, xb.permute(2, 0, 1, 3).contiguous(), yb, wb, ws)
+    loss, grad = _loss_and_grads(flat.params, xb.transpose(1, 2).contiguous(), yb, wb, ws)
     grad_views = flat.views(grad)
     for i, model in enumerate(models):
         n = counts[i]

@@ -131,7 +131,7 @@ def _forward(
     *,
     cache: bool,
 ) -> tuple[torch.Tensor, list[LayerWorkspace]]:
-    """x [T, M, B, F] → predictions [M, B] and the per-layer workspaces (for backward)."""
+    """x [M, T, B, F] → predictions [M, B] and the per-layer workspaces (for backward)."""
     n_layers = (len(params) - 2) // 4
     used: list[LayerWorkspace] = []
     h = x
@@ -143,8 +143,8 @@ def _forward(
             ws = workspaces[k]
             hs = ws.forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
         used.append(ws)
-        h = hs[1:]
-    last = h[-1]  # [M, B, U]
+        h = hs[:, 1:]
+    last = h[:, -1]  # [M, B, U]
     pred = torch.baddbmm(params[-1].view(-1, 1, 1), last, params[-2].unsqueeze(-1)).squeeze(-1)
     return pred, used
 
@@ -154,7 +154,7 @@ def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 20
     outs = []
     with torch.no_grad():
         for i in range(0, x.shape[1], chunk):
-            xc = x[:, i : i + chunk].permute(2, 0, 1, 3).contiguous()
+            xc = x[:, i : i + chunk].transpose(1, 2).contiguous()
             outs.append(_forward(params, xc, None, cache=False)[0])
     return torch.cat(outs, dim=1)
 
@@ -168,16 +168,16 @@ def _loss_and_grads(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Weighted squared error per model ([M], sum_b wb·err²) and its flat gradient [M, P].
 
-    x [T, M, B, F] (time-major), yb/wb [M, B]; wb is 1/len for real rows, 0 for padding, so each
-    model's loss is the mean over its own batch, as in ``train_model``.
+    x [M, T, B, F] (time-major per model), yb/wb [M, B]; wb is 1/len for real rows, 0
+    for padding, so each model's loss is the mean over its own batch, as in ``train_model``.
     """
-    m = x.shape[1]
+    m = x.shape[0]
     pred, used = _forward(params, x, workspaces, cache=True)
     err = pred - yb
     loss = (err * err * wb).sum(dim=1)
     dpred = 2.0 * err * wb  # [M, B]
     n_layers = len(used)
-    last_h = used[-1].hs[-1]
+    last_h = used[-1].hs[:, -1]
     grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
     grads[-2] = torch.bmm(dpred.unsqueeze(1), last_h).squeeze(1)  # [M, U]
     grads[-1] = dpred.sum(dim=1)
@@ -206,25 +206,22 @@ class _Adam:
         self.steps = torch.zeros(m, dtype=torch.float64)
         self.lr = torch.full((m,), lr, dtype=torch.float64)
 
-    def step(self, flat: torch.Tensor, grad: torch.Tensor, idx: torch.Tensor | None) -> None:
-        """Update all models (idx None) or only the models ``idx`` (grad rows are theirs)."""
-        steps = (self.steps if idx is None else self.steps[idx]) + 1
-        lr = self.lr if idx is None else self.lr[idx]
-        step_size = (lr / (1 - BETA1**steps)).float().unsqueeze(1)
+    def step(self, flat: torch.Tensor, grad: torch.Tensor, rows: slice | torch.Tensor) -> None:
+        """Update the models ``rows`` (a slice: in place on views; indices: gather/scatter)."""
+        steps = self.steps[rows] + 1
+        step_size = (self.lr[rows] / (1 - BETA1**steps)).float().unsqueeze(1)
         bc2_sqrt = torch.sqrt(1 - BETA2**steps).float().unsqueeze(1)
-        m = self.exp_avg if idx is None else self.exp_avg[idx]
-        v = self.exp_avg_sq if idx is None else self.exp_avg_sq[idx]
+        m, v = self.exp_avg[rows], self.exp_avg_sq[rows]
         m.lerp_(grad, 1 - BETA1)
         v.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
         denom = v.sqrt().div_(bc2_sqrt).add_(ADAM_EPS)
         update = (m / denom).mul_(step_size)
-        if idx is None:
-            flat.sub_(update)
-            self.steps = steps
+        self.steps[rows] = steps
+        if isinstance(rows, slice):
+            flat[rows].sub_(update)
         else:
-            self.exp_avg[idx], self.exp_avg_sq[idx] = m, v
-            flat[idx] = flat[idx] - update
-            self.steps[idx] = steps
+            self.exp_avg[rows], self.exp_avg_sq[rows] = m, v
+            flat[rows] = flat[rows] - update
 
 
 class _Workspaces:
@@ -262,6 +259,7 @@ def train_many(
     on_epoch: OnBatchedEpoch | None = None,
     cancel: CancelToken | None = None,
     on_model_epoch: Callable[[int, EpochReport], None] | None = None,
+    group_size: int | None = 32,
 ) -> list[TrainResult]:
     """Train each model on its own dataset, all as one computation; models change in place.
 
@@ -269,6 +267,10 @@ def train_many(
     config)``; early stopping, LR decay and best-weight restore apply per model.
     ``on_epoch`` reports overall progress; ``on_model_epoch(i, report)`` gives the
     per-model report ``train_model`` would have passed to its callback.
+
+    ``group_size``: each step runs the models in groups of this many (None: all at
+    once). Past a few dozen models the per-step buffers fall out of the CPU caches and
+    throughput drops; every group still shares each op. Results do not depend on it.
     """
     config = config or TrainConfig()
     if len(models) != len(datasets) or not models:
@@ -303,12 +305,15 @@ def train_many(
     bs = config.batch_size
     n_batches = (sizes + bs - 1) // bs  # [M]
     max_batches = int(n_batches.max())
-    rows = torch.arange(n_models).unsqueeze(1)
+    model_rows = torch.arange(n_models).unsqueeze(1)
     stacked = _Flat(stack_params(models))
     params = stacked.params
     adam = _Adam(stacked.flat, config.lr)
     first = models[0].config
     workspaces = _Workspaces(int(x_all.shape[2]), (first.n_features, *first.units))
+    size = n_models if group_size is None else max(1, group_size)
+    groups = [(g0, min(g0 + size, n_models)) for g0 in range(0, n_models, size)]
+    group_params = {g0: stacked.views(stacked.flat[g0:g1]) for g0, g1 in groups}
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
     stoppers = [Plateau(config.patience) for _ in models]
     decays = [Plateau(config.lr_decay_patience) for _ in models]
@@ -333,34 +338,39 @@ def train_many(
             last = n_i - (int(n_batches[i]) - 1) * bs
             weight[i, :n_i] = 1.0 / bs
             weight[i, n_i - last : n_i] = 1.0 / last
-        # The epoch's batches gathered once, time-major: xe[j] is step j's [T, M, B, F].
-        xe = x_all[rows, order].view(n_models, max_batches, bs, *x_all.shape[2:])
-        xe = xe.permute(1, 3, 0, 2, 4).contiguous()
-        ye = y_all[rows, order].view(n_models, max_batches, bs).transpose(0, 1).contiguous()
+        # The epoch's batches gathered once, time-major: xe[j] is step j's [M, T, B, F].
+        xe = x_all[model_rows, order].view(n_models, max_batches, bs, *x_all.shape[2:])
+        xe = xe.permute(1, 0, 3, 2, 4).contiguous()
+        ye = y_all[model_rows, order].view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         we = weight.view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         batch_losses = torch.zeros(max_batches, n_models)
         running_now = running.tolist()
         nb_list = n_batches.tolist()
-        sub: torch.Tensor | None = None
+        subsets: dict[tuple[int, int], torch.Tensor] = {}
         for j in range(max_batches):
             if cancel is not None and cancel.cancelled:
                 cancelled = True
                 break
-            active = [i for i in range(n_models) if running_now[i] and nb_list[i] > j]
-            if len(active) == n_models:
-                ws = workspaces.get(n_models, bs)
-                loss, grad = _loss_and_grads(params, xe[j], ye[j], we[j], ws)
-                adam.step(stacked.flat, grad, None)
-                batch_losses[j] = loss
-            elif active:
-                if sub is None or sub.numel() != len(active):  # the active set only shrinks
-                    sub = torch.tensor(active)
-                ws = workspaces.get(len(active), bs)
-                sub_params = stacked.views(stacked.flat[sub])
-                x_sub = xe[j].index_select(1, sub)
-                loss, grad = _loss_and_grads(sub_params, x_sub, ye[j][sub], we[j][sub], ws)
-                adam.step(stacked.flat, grad, sub)
-                batch_losses[j, sub] = loss
+            for g0, g1 in groups:
+                active = [i for i in range(g0, g1) if running_now[i] and nb_list[i] > j]
+                if len(active) == g1 - g0:  # the common case: views, no copies
+                    ws = workspaces.get(g1 - g0, bs)
+                    loss, grad = _loss_and_grads(
+                        group_params[g0], xe[j, g0:g1], ye[j, g0:g1], we[j, g0:g1], ws
+                    )
+                    adam.step(stacked.flat, grad, slice(g0, g1))
+                    batch_losses[j, g0:g1] = loss
+                elif active:
+                    key = (g0, len(active))  # within an epoch the active set only shrinks
+                    if key not in subsets:
+                        subsets[key] = torch.tensor(active)
+                    sub = subsets[key]
+                    ws = workspaces.get(len(active), bs)
+                    sub_params = stacked.views(stacked.flat[sub])
+                    x_sub = xe[j].index_select(0, sub)
+                    loss, grad = _loss_and_grads(sub_params, x_sub, ye[j][sub], we[j][sub], ws)
+                    adam.step(stacked.flat, grad, sub)
+                    batch_losses[j, sub] = loss
         counts = (we > 0).sum(dim=2).double()  # [batches, M] real rows per batch
         epoch_loss = (batch_losses.double() * counts).sum(dim=0)
         if cancelled:

@@ -10,14 +10,19 @@ A ``LayerWorkspace`` keeps its buffers and per-step views between calls, so a tr
 step allocates almost nothing and creates no views inside the time loop.
 ``tests/test_kernels.py`` checks values and gradients against ``nn.LSTM``.
 
-Layouts (float32):
+Layouts (float32), model-major so that the weight gradients of all time steps are one
+large matmul per model with no transposing copy (a strided copy of these buffers costs
+as much as the matmul itself):
 
-    x          [T, M, B, In]     time-major, so one step of all models is one contiguous
-                                 block and each step's batched matmul runs as one call
+    x          [M, T, B, In]
     w_ih       [M, 4U, In]       rows in the *internal* gate order o, i, f, g
     w_hh       [M, 4U, U]        (PyTorch's order is i, f, g, o; see ``gate_perm``)
     bias       [M, 4U]           b_ih + b_hh
-    hs, cs     [T+1, M, B, U]    hs[0] = cs[0] = 0 (initial state)
+    hs, cs     [M, T+1, B, U]    hs[:, 0] = cs[:, 0] = 0 (initial state)
+
+A step's recurrent matmul writes into a contiguous [M, B, 4U] scratch (an in-place
+batched matmul on a strided slice falls back to one small matmul per model) and the
+sigmoid writes the activations back into the strided slice.
 
 The internal order puts the three sigmoid gates side by side (one op) and i, f, g
 side by side (their gradients are one broadcast multiply in the backward pass).
@@ -53,7 +58,7 @@ class LayerGrads:
     w_ih: torch.Tensor  # [M, 4U, In]
     w_hh: torch.Tensor  # [M, 4U, U]
     bias: torch.Tensor  # [M, 4U]
-    x: torch.Tensor | None  # [T, M, B, In] (only when asked for: a lower layer needs it)
+    x: torch.Tensor | None  # [M, T, B, In] (only when asked for: a lower layer needs it)
 
 
 class LayerWorkspace:
@@ -66,39 +71,39 @@ class LayerWorkspace:
     def __init__(self, m: int, t_len: int, b: int, n_in: int, u: int) -> None:
         self.shape = (m, t_len, b, n_in, u)
         u4 = 4 * u
-        self.acts = torch.empty(t_len, m, b, u4)  # pre-activations, then activations
-        self.hs = torch.zeros(t_len + 1, m, b, u)
-        self.cs = torch.zeros(t_len + 1, m, b, u)
-        self.tc = torch.empty(t_len, m, b, u)  # tanh(c_t)
-        self.deriv = torch.empty(t_len, m, b, u4)  # d act / d pre-activation
-        self.ifg = torch.empty(t_len, m, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
-        self.dc_dh = torch.empty(t_len, m, b, u)  # o * (1 - tanh(c)^2)
-        self.dg = torch.empty(t_len, m, b, u4)  # d pre-activations
+        self.acts = torch.empty(m, t_len, b, u4)  # input projections, then activations
+        self.scratch = torch.empty(m, b, u4)  # one step's pre-activations
+        self.hs = torch.zeros(m, t_len + 1, b, u)
+        self.cs = torch.zeros(m, t_len + 1, b, u)
+        self.tc = torch.empty(m, t_len, b, u)  # tanh(c_t)
+        self.deriv = torch.empty(m, t_len, b, u4)  # d act / d pre-activation
+        self.ifg = torch.empty(m, t_len, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
+        self.dc_dh = torch.empty(m, t_len, b, u)  # o * (1 - tanh(c)^2)
+        self.dg = torch.empty(m, t_len, b, u4)  # d pre-activations
         self.dh = torch.empty(m, b, u)
         self.dc = torch.empty(m, b, u)
-        self.ones = torch.ones(t_len, m, b, u)
+        self.ones = torch.ones(m, t_len, b, u)
         self.two, self.minus_one = torch.tensor(2.0), torch.tensor(-1.0)
         self.x: torch.Tensor | None = None
         a, d = self.acts, self.dg
         self.steps = [
             _Step(
-                a=a[t],
-                sig=a[t, ..., : 3 * u],
-                o=a[t, ..., :u],
-                i=a[t, ..., u : 2 * u],
-                f=a[t, ..., 2 * u : 3 * u],
-                g=a[t, ..., 3 * u :],
-                c=self.cs[t + 1],
-                c_prev=self.cs[t],
-                h=self.hs[t + 1],
-                h_prev=self.hs[t],
-                tc=self.tc[t],
-                d=d[t],
-                d_o=d[t, ..., :u],
-                d_ifg=d[t, ..., u:].view(m, b, 3, u),
-                ifg=self.ifg[t].view(m, b, 3, u),
-                dc_dh=self.dc_dh[t],
-                deriv=self.deriv[t],
+                a=a[:, t],
+                o=a[:, t, :, :u],
+                i=a[:, t, :, u : 2 * u],
+                f=a[:, t, :, 2 * u : 3 * u],
+                g=a[:, t, :, 3 * u :],
+                c=self.cs[:, t + 1],
+                c_prev=self.cs[:, t],
+                h=self.hs[:, t + 1],
+                h_prev=self.hs[:, t],
+                tc=self.tc[:, t],
+                d=d[:, t],
+                d_o=d[:, t, :, :u],
+                d_ifg=d[:, t, :, u:].view(m, b, 3, u),
+                ifg=self.ifg[:, t].view(m, b, 3, u),
+                dc_dh=self.dc_dh[:, t],
+                deriv=self.deriv[:, t],
             )
             for t in range(t_len)
         ]
@@ -112,23 +117,25 @@ class LayerWorkspace:
         *,
         cache: bool,
     ) -> torch.Tensor:
-        """x [T, M, B, In] → hs [T+1, M, B, U] (a view of the workspace; copy to keep)."""
+        """x [M, T, B, In] → hs [M, T+1, B, U] (a view of the workspace; copy to keep)."""
         m, t_len, b, n_in, u = self.shape
-        # Input projection for every time step in one matmul per model:
-        # [M, T*B, In] @ [M, In, 4U], then back to time-major.
-        xm = x.transpose(0, 1).reshape(m, t_len * b, n_in)
-        proj = torch.baddbmm(bias.unsqueeze(1), xm, w_ih.transpose(1, 2))
-        self.acts.copy_(proj.view(m, t_len, b, 4 * u).transpose(0, 1))
+        # Input projection for every time step in one matmul: [M, T*B, In] @ [M, In, 4U].
+        torch.baddbmm(
+            bias.unsqueeze(1),
+            x.reshape(m, t_len * b, n_in),
+            w_ih.transpose(1, 2),
+            out=self.acts.view(m, t_len * b, 4 * u),
+        )
         # tanh(z) = 2 sigmoid(2z) - 1: PyTorch's CPU tanh is ~3x slower per element than
         # its sigmoid, so the g block's pre-activations are doubled (in the projection
         # and in a copy of w_hh) and all four gates go through one sigmoid.
         self.acts[..., 3 * u :].mul_(2.0)
         w_hh_t = w_hh.transpose(1, 2).contiguous()  # [M, U, 4U]
         w_hh_t[..., 3 * u :].mul_(2.0)
-        two, minus_one = self.two, self.minus_one
+        two, minus_one, scratch = self.two, self.minus_one, self.scratch
         for s in self.steps:
-            s.a.baddbmm_(s.h_prev, w_hh_t)
-            s.a.sigmoid_()
+            torch.baddbmm(s.a, s.h_prev, w_hh_t, out=scratch)
+            torch.sigmoid(scratch, out=s.a)
             torch.addcmul(minus_one, s.g, two, out=s.g)  # g = tanh(z_g)
             torch.mul(s.f, s.c_prev, out=s.c)
             s.c.addcmul_(s.i, s.g)
@@ -143,7 +150,7 @@ class LayerWorkspace:
             torch.addcmul(sig, sig, sig, value=-1.0, out=self.deriv[..., : 3 * u])  # s(1-s)
             torch.addcmul(self.ones, g, g, value=-1.0, out=self.deriv[..., 3 * u :])  # 1-g^2
             self.ifg[..., :u].copy_(g)
-            self.ifg[..., u : 2 * u].copy_(self.cs[:t_len])
+            self.ifg[..., u : 2 * u].copy_(self.cs[:, :t_len])
             self.ifg[..., 2 * u :].copy_(self.acts[..., u : 2 * u])
             torch.addcmul(self.ones, self.tc, self.tc, value=-1.0, out=self.dc_dh)
             self.dc_dh.mul_(self.acts[..., :u])
@@ -161,7 +168,7 @@ class LayerWorkspace:
         """Backpropagation through time after ``forward(..., cache=True)``.
 
         dh_last: [M, B, U] gradient on the last hidden state (the head's input);
-        dh_seq: [T, M, B, U] gradient on every step's output (from the layer above).
+        dh_seq: [M, T, B, U] gradient on every step's output (from the layer above).
         """
         m, t_len, b, n_in, u = self.shape
         x = self.x
@@ -177,7 +184,7 @@ class LayerWorkspace:
         for t in range(t_len - 1, -1, -1):
             s = self.steps[t]
             if dh_seq is not None:
-                dh.add_(dh_seq[t])
+                dh.add_(dh_seq[:, t])
             torch.mul(dh, s.tc, out=s.d_o)
             dc.addcmul_(dh, s.dc_dh)
             torch.mul(dc4, s.ifg, out=s.d_ifg)  # d i = dc g, d f = dc c_prev, d g = dc i
@@ -185,15 +192,12 @@ class LayerWorkspace:
             s.d.mul_(s.deriv)
             if t > 0:
                 torch.bmm(s.d, w_hh_c, out=dh)
-        # Weight gradients for all steps at once, per model: [M, 4U, T*B] @ [M, T*B, U].
-        dg = self.dg.transpose(0, 1).reshape(m, t_len * b, 4 * u)
-        h_prev = self.hs[:t_len].transpose(0, 1).reshape(m, t_len * b, u)
-        d_whh = torch.bmm(dg.transpose(1, 2), h_prev)
-        d_wih = torch.bmm(dg.transpose(1, 2), x.transpose(0, 1).reshape(m, t_len * b, n_in))
+        # Weight gradients for all steps at once: [M, 4U, T*B] @ [M, T*B, U].
+        dg = self.dg.view(m, t_len * b, 4 * u)
+        d_whh = torch.bmm(dg.transpose(1, 2), self.hs[:, :t_len].reshape(m, t_len * b, u))
+        d_wih = torch.bmm(dg.transpose(1, 2), x.reshape(m, t_len * b, n_in))
         d_bias = dg.sum(dim=1)
-        dx = None
-        if need_dx:
-            dx = torch.bmm(dg, w_ih).view(m, t_len, b, n_in).transpose(0, 1).contiguous()
+        dx = torch.bmm(dg, w_ih).view(m, t_len, b, n_in) if need_dx else None
         return LayerGrads(w_ih=d_wih, w_hh=d_whh, bias=d_bias, x=dx)
 
 
@@ -202,7 +206,6 @@ class _Step:
     """Views of the workspace for one time step (made once, reused every call)."""
 
     a: torch.Tensor
-    sig: torch.Tensor
     o: torch.Tensor
     i: torch.Tensor
     f: torch.Tensor
@@ -228,8 +231,8 @@ def lstm_forward(
     *,
     cache: bool = True,
 ) -> tuple[torch.Tensor, LayerWorkspace]:
-    """One-off forward pass: (hs [T+1, M, B, U], the workspace to call ``backward`` on)."""
-    t_len, m, b, n_in = x.shape
+    """One-off forward pass: (hs [M, T+1, B, U], the workspace to call ``backward`` on)."""
+    m, t_len, b, n_in = x.shape
     ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2])
     return ws.forward(x, w_ih, w_hh, bias, cache=cache), ws
 
