@@ -14,7 +14,7 @@ VENDOR_STAMP := $(VENDOR)/.installed
 COINCAST_HOST ?= 127.0.0.1
 COINCAST_PORT ?= 8000
 
-.PHONY: run test lint bench install node vendor clean
+.PHONY: run test lint bench install node vendor clean services-up services-down
 
 install: $(PY_STAMP)
 
@@ -54,6 +54,14 @@ lint: install
 
 bench: install node
 	$(PY) benchmarks/run_all.py
+
+# PostgreSQL + S3 (moto) on loopback for tests/integration and bench_load; prints the
+# env to export: eval "$(make -s services-up)".
+services-up: install
+	@scripts/services.sh up
+
+services-down:
+	@scripts/services.sh down
 
 clean:
 	rm -rf $(VENV) node_modules $(VENDOR)
