@@ -9,7 +9,7 @@ models (the 20 shared coins, 5 seeds each), and TF.js in Node (pure JS and WASM)
 few epochs, extrapolated to 50.
 
 Environment: BENCH_EPOCHS (default 50) for the single-model runs; BENCH_MANY_EPOCHS
-(default 2) epochs of the 100-model runs, extrapolated to 50; BENCH_SEQ_MODELS (default
+(default 1) epochs of the 100-model runs, extrapolated to 50; BENCH_SEQ_MODELS (default
 3) models timed one by one for the sequential figure; BENCH_TFJS=0 skips Node;
 COINCAST_SHARED_DIR (data location). Timings on a busy machine are not worth much:
 re-run on a quiet one.
@@ -42,7 +42,7 @@ DAILY = SHARED / "data" / "daily"
 START, END = "2014-01-01", "2022-12-31"
 WINDOW, UNITS, FEATURES = 30, 50, 2
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", "50"))
-MANY_EPOCHS = int(os.environ.get("BENCH_MANY_EPOCHS", "2"))
+MANY_EPOCHS = int(os.environ.get("BENCH_MANY_EPOCHS", "1"))
 SEQ_MODELS = int(os.environ.get("BENCH_SEQ_MODELS", "3"))
 N_MANY = 100
 
@@ -179,31 +179,39 @@ def bench_many(limit: dict[int, float]) -> None:
             f"{flop / limit[threads] / 1e9:.1f} s"
         )
     cfg = TrainConfig(epochs=MANY_EPOCHS)
+    scale = 50 / MANY_EPOCHS
     for threads in (1, 2):
         torch.set_num_threads(threads)
         # Sequential: the first SEQ_MODELS models one by one, extrapolated by window count.
-        t0 = time.perf_counter()
-        seq_windows = 0
-        for i in range(SEQ_MODELS):
-            x, y, _, _ = sets[i]
-            train_model(paper_model(seeds[i]), x, y, config=cfg)
-            seq_windows += int(x.shape[0])
-        seq_s = (time.perf_counter() - t0) * n_windows / seq_windows * 50 / MANY_EPOCHS
-        for group in (N_MANY, 25, 10):
+        seq: dict[str, float] = {}
+        for name, fn in (("kernel", train_model), ("plain", train_reference)):
             t0 = time.perf_counter()
-            for g in range(0, len(sets), group):
-                models = [paper_model(s) for s in seeds[g : g + group]]
-                train_many(models, sets[g : g + group], cfg)
-            many_s = (time.perf_counter() - t0) * 50 / MANY_EPOCHS
+            seq_windows = 0
+            for i in range(SEQ_MODELS):
+                x, y, _, _ = sets[i]
+                fn(paper_model(seeds[i]), x, y, config=cfg)
+                seq_windows += int(x.shape[0])
+            seq[name] = (time.perf_counter() - t0) * n_windows / seq_windows * scale
+        print(
+            f"  {threads} thread(s), sequential: plain nn.LSTM loop {seq['plain']:.0f} s, "
+            f"coincast kernel one model at a time {seq['kernel']:.0f} s for 50 epochs"
+        )
+        for group in (None, 32, 10):
+            models = [paper_model(s) for s in seeds]
+            t0 = time.perf_counter()
+            train_many(models, sets, cfg, group_size=group)
+            many_s = (time.perf_counter() - t0) * scale
+            label = f"groups of {group}" if group else f"all {len(sets)} at once"
             print(
-                f"  {threads} thread(s), groups of {group:3d}: batched {many_s:7.1f} s for 50 "
-                f"epochs ({flop / many_s / 1e9:5.1f} GFLOP/s, "
-                f"{many_s / (flop / limit[threads] / 1e9):.2f}x the limit) | "
-                f"sequential {seq_s:7.1f} s ({seq_s / many_s:.1f}x slower)"
+                f"  {threads} thread(s), batched, {label}: {many_s:.0f} s for 50 epochs "
+                f"({flop / many_s / 1e9:.1f} GFLOP/s, "
+                f"{many_s / (flop / limit[threads] / 1e9):.2f}x the limit; "
+                f"{seq['plain'] / many_s:.1f}x faster than the plain loop, "
+                f"{seq['kernel'] / many_s:.1f}x than our kernel one at a time)"
             )
     print(
-        f"  (extrapolated from {MANY_EPOCHS} epoch(s); sequential from {SEQ_MODELS} models "
-        "timed alone, scaled by window count)"
+        f"  (extrapolated to 50 epochs from {MANY_EPOCHS} epoch(s); sequential from the first "
+        f"{SEQ_MODELS} models timed alone, scaled by window count)"
     )
 
 

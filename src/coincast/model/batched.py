@@ -149,8 +149,11 @@ def _forward(
     return pred, used
 
 
-def predict_stacked(params: list[torch.Tensor], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """x [M, N, T, F] → [M, N], no gradients, chunked over N to bound memory."""
+def predict_stacked(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """x [M, N, T, F] → [M, N], no gradients, chunked over N to bound memory (~16 MB)."""
+    m, _, t_len, _ = x.shape
+    widest = max(p.shape[1] for p in params[1:-2:4])  # 4U of the widest layer
+    chunk = max(16, (4 << 20) // (m * t_len * widest))
     outs = []
     with torch.no_grad():
         for i in range(0, x.shape[1], chunk):

@@ -68,24 +68,29 @@ class LayerWorkspace:
     must alternate on a workspace (training does exactly that).
     """
 
-    def __init__(self, m: int, t_len: int, b: int, n_in: int, u: int) -> None:
+    def __init__(
+        self, m: int, t_len: int, b: int, n_in: int, u: int, *, backward: bool = True
+    ) -> None:
         self.shape = (m, t_len, b, n_in, u)
+        self.can_backward = backward
         u4 = 4 * u
         self.acts = torch.empty(m, t_len, b, u4)  # input projections, then activations
         self.scratch = torch.empty(m, b, u4)  # one step's pre-activations
         self.hs = torch.zeros(m, t_len + 1, b, u)
         self.cs = torch.zeros(m, t_len + 1, b, u)
         self.tc = torch.empty(m, t_len, b, u)  # tanh(c_t)
-        self.deriv = torch.empty(m, t_len, b, u4)  # d act / d pre-activation
-        self.ifg = torch.empty(m, t_len, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
-        self.dc_dh = torch.empty(m, t_len, b, u)  # o * (1 - tanh(c)^2)
-        self.dg = torch.empty(m, t_len, b, u4)  # d pre-activations
-        self.dh = torch.empty(m, b, u)
-        self.dc = torch.empty(m, b, u)
-        self.ones = torch.ones(m, t_len, b, u)
         self.two, self.minus_one = torch.tensor(2.0), torch.tensor(-1.0)
         self.x: torch.Tensor | None = None
-        a, d = self.acts, self.dg
+        # Backward-only buffers; prediction workspaces leave them empty.
+        n = t_len if backward else 0
+        self.deriv = torch.empty(m, n, b, u4)  # d act / d pre-activation
+        self.ifg = torch.empty(m, n, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
+        self.dc_dh = torch.empty(m, n, b, u)  # o * (1 - tanh(c)^2)
+        self.dg = torch.empty(m, n, b, u4)  # d pre-activations
+        self.ones = torch.ones(m, n, b, u)
+        self.dh = torch.empty(m, b, u)
+        self.dc = torch.empty(m, b, u)
+        a = self.acts
         self.steps = [
             _Step(
                 a=a[:, t],
@@ -98,6 +103,12 @@ class LayerWorkspace:
                 h=self.hs[:, t + 1],
                 h_prev=self.hs[:, t],
                 tc=self.tc[:, t],
+            )
+            for t in range(t_len)
+        ]
+        d = self.dg
+        self.back_steps = [
+            _BackStep(
                 d=d[:, t],
                 d_o=d[:, t, :, :u],
                 d_ifg=d[:, t, :, u:].view(m, b, 3, u),
@@ -105,7 +116,7 @@ class LayerWorkspace:
                 dc_dh=self.dc_dh[:, t],
                 deriv=self.deriv[:, t],
             )
-            for t in range(t_len)
+            for t in range(n)
         ]
 
     def forward(
@@ -145,6 +156,8 @@ class LayerWorkspace:
             torch.mul(s.o, s.tc, out=s.h)
         self.x = x
         if cache:
+            if not self.can_backward:
+                raise ValueError("this workspace was made for prediction only")
             # What the backward pass needs beyond the activations, for all steps at once.
             sig, g = self.acts[..., : 3 * u], self.acts[..., 3 * u :]
             torch.addcmul(sig, sig, sig, value=-1.0, out=self.deriv[..., : 3 * u])  # s(1-s)
@@ -182,16 +195,16 @@ class LayerWorkspace:
         dc4 = dc.view(m, b, 1, u)
         w_hh_c = w_hh.contiguous()
         for t in range(t_len - 1, -1, -1):
-            s = self.steps[t]
+            s, q = self.steps[t], self.back_steps[t]
             if dh_seq is not None:
                 dh.add_(dh_seq[:, t])
-            torch.mul(dh, s.tc, out=s.d_o)
-            dc.addcmul_(dh, s.dc_dh)
-            torch.mul(dc4, s.ifg, out=s.d_ifg)  # d i = dc g, d f = dc c_prev, d g = dc i
+            torch.mul(dh, s.tc, out=q.d_o)
+            dc.addcmul_(dh, q.dc_dh)
+            torch.mul(dc4, q.ifg, out=q.d_ifg)  # d i = dc g, d f = dc c_prev, d g = dc i
             dc.mul_(s.f)
-            s.d.mul_(s.deriv)
+            q.d.mul_(q.deriv)
             if t > 0:
-                torch.bmm(s.d, w_hh_c, out=dh)
+                torch.bmm(q.d, w_hh_c, out=dh)
         # Weight gradients for all steps at once: [M, 4U, T*B] @ [M, T*B, U].
         dg = self.dg.view(m, t_len * b, 4 * u)
         d_whh = torch.bmm(dg.transpose(1, 2), self.hs[:, :t_len].reshape(m, t_len * b, u))
@@ -215,6 +228,12 @@ class _Step:
     h: torch.Tensor
     h_prev: torch.Tensor
     tc: torch.Tensor
+
+
+@dataclass
+class _BackStep:
+    """The backward pass's views for one time step."""
+
     d: torch.Tensor
     d_o: torch.Tensor
     d_ifg: torch.Tensor
@@ -233,7 +252,7 @@ def lstm_forward(
 ) -> tuple[torch.Tensor, LayerWorkspace]:
     """One-off forward pass: (hs [M, T+1, B, U], the workspace to call ``backward`` on)."""
     m, t_len, b, n_in = x.shape
-    ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2])
+    ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2], backward=cache)
     return ws.forward(x, w_ih, w_hh, bias, cache=cache), ws
 
 
