@@ -17,7 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from coincast.cli import app
+from coincast.data.cache import MarketCache
 from coincast.data.csv_import import read_history_csv
 from coincast.many import CoinResult, fit_coin, fit_many
 from coincast.settings import Settings
@@ -136,36 +139,55 @@ def test_a_coincast_error_is_a_result_not_a_retry(
     assert not res.ok and "consecutive clean days" in (res.message or "")
 
 
-@pytest.mark.slow
-def test_tune_picks_by_validation_and_records_the_trials(
-    ray_local: Any, histories: dict[str, pd.DataFrame], settings: Settings
+def test_cli_train_top_on_ray_saves_every_model(
+    ray_local: Any, daily_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from coincast.tune import report_lines, tune_coin
+    cache = MarketCache(settings)
+    for coin in ("bitcoin", "litecoin", "tron"):
+        cache.upsert_history(coin, read_history_csv(daily_dir / f"{coin}.csv").iloc[-250:], "csv")
+    monkeypatch.setenv("COINCAST_DATA_DIR", str(settings.data_dir))
+    res = CliRunner().invoke(
+        app, ["train", "--top", "3", "--preset", "paper", "--epochs", "2", "--units", "4",
+              "--window", "7", "--engine", "ray"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "3 model(s) saved" in res.output and "engine ray" in res.output
+    versions = {m.name for m in ModelRegistry(settings).list_models("local")}
+    assert versions == {"bitcoin-paper", "litecoin-paper", "tron-paper"}
 
-    history = histories["ethereum"]
-    out = tune_coin("ethereum", history, settings=settings, trials=3, max_epochs=2, grace_period=1)
-    assert len(out.trials) == 3
-    scored = [t for t in out.trials if t["val_mape"] is not None]
-    assert scored, out.trials
+
+@pytest.mark.slow
+def test_cli_tune_picks_by_validation_and_records_the_trials(
+    ray_local: Any, histories: dict[str, pd.DataFrame], settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    MarketCache(settings).upsert_history("ethereum", histories["ethereum"], "csv")
+    monkeypatch.setenv("COINCAST_DATA_DIR", str(settings.data_dir))
+    res = CliRunner().invoke(app, ["tune", "ethereum", "--trials", "3", "--epochs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "test (once)" in res.output and "naive" in res.output
+
+    (run_dir,) = (settings.data_dir / "tuning").glob("ethereum-*")
+    trials = pd.read_csv(run_dir / "trials.csv")
+    saved = json.loads((run_dir / "best.json").read_text())
+    assert len(trials) == 3
+    assert {"window", "units", "layers", "dropout", "lr", "batch_size"} <= set(trials)
+    scored = trials.dropna(subset=["val_mape"])
+    assert len(scored) >= 1
     # The winner is the trial with the lowest validation error, refitted for its best epoch:
     # the refit reproduces that validation error (same seed, same split).
-    best = min(scored, key=lambda t: t["val_mape"])
-    assert out.best_config["window"] == best["window"]
-    assert out.best_config["epochs"] == best["best_epoch"]
-    assert out.best.val_mape == pytest.approx(best["val_mape"], rel=1e-4)
+    best = scored.loc[scored["val_mape"].idxmin()]
+    cfg = saved["best_config"]
+    assert cfg["window"] == best["window"] and cfg["epochs"] == best["best_epoch"]
+    assert cfg["units"][0] == best["units"] and len(cfg["units"]) == best["layers"]
+    assert saved["best"]["val_mape"] == pytest.approx(best["val_mape"], rel=1e-4)
     # Every trial and both final fits are scored on the same validation days.
-    assert all(t["naive_val_mape"] == pytest.approx(out.best.val_naive_mape) for t in scored)
-    assert out.reference.val_naive_mape == out.best.val_naive_mape
-    assert out.best.test_mape is not None and out.reference.test_mape is not None
-    assert out.split["val_start"] < out.split["test_start"]
-
-    assert out.out_dir is not None
-    table = pd.read_csv(out.out_dir / "trials.csv")
-    assert len(table) == 3 and {"window", "units", "layers", "lr", "val_mape"} <= set(table)
-    saved = json.loads((out.out_dir / "best.json").read_text())
-    assert saved["best_config"]["window"] == best["window"] and saved["trials"] == 3
+    naive = saved["best"]["val_naive_mape"]
+    assert scored["naive_val_mape"].to_numpy() == pytest.approx(naive)
+    assert saved["reference"]["val_naive_mape"] == naive
+    assert saved["best"]["test_mape"] is not None and saved["reference"]["test_mape"] is not None
+    assert saved["split"]["val_start"] < saved["split"]["test_start"]
 
     stored = ModelRegistry(settings).get("local", "ethereum-tuned")
     _model, window, meta = from_tfjs(stored.model_json, stored.weights)
     assert window == best["window"] and len(meta["tuning"]["trials_table"]) == 3
-    assert any("test (once)" in line for line in report_lines(out))
