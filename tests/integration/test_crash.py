@@ -26,7 +26,7 @@ from tests.integration.conftest import settings_env
 from tests.integration.procs import running_server, start_server
 from tests.live_server import model_files, multipart
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("crash")]
+pytestmark = pytest.mark.slow
 
 # Files a save has put into the store when killed at each point (left as orphans).
 ORPHANS = {

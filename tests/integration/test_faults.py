@@ -22,8 +22,6 @@ from tests.integration.conftest import scaled_settings
 from tests.integration.faultproxy import FaultProxy
 from tests.live_server import LiveServer, model_files, multipart, serve
 
-pytestmark = pytest.mark.xdist_group("faults")
-
 
 @dataclass
 class Rig:

@@ -16,7 +16,7 @@ from tests.fakes.coingecko import FakeCoinGecko, fake_coingecko  # noqa: F401  (
 from tests.integration.fuzz import run_schemathesis
 from tests.live_server import model_files, serve
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fuzz")]
+pytestmark = pytest.mark.slow
 
 
 def test_schemathesis_finds_no_5xx_and_no_schema_violation(
