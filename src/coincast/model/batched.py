@@ -230,7 +230,7 @@ class _Adam:
 class _Workspaces:
     """Kernel workspaces by (models, batch) shape: the full batch, the short last one, subsets."""
 
-    def __init__(self, window: int, sizes: tuple[int, ...], limit: int = 6) -> None:
+    def __init__(self, window: int, sizes: tuple[int, ...], limit: int = 4) -> None:
         self.window, self.sizes, self.limit = window, sizes, limit
         self.cache: dict[tuple[int, int], list[LayerWorkspace]] = {}
 
