@@ -80,3 +80,18 @@ def test_json_bodies_have_a_small_limit(live_server: LiveServer) -> None:
             headers={"content-type": "application/json"},
         )
         assert r.status_code == 413 and r.json()["error"]["type"] == "PayloadTooLargeError"
+
+
+def test_unexpected_errors_are_a_json_500_that_leaks_nothing(live_server: LiveServer) -> None:
+    registry = live_server.app.state.services.registry
+
+    def boom(user: str) -> None:
+        raise RuntimeError("/very/secret/path db password=hunter2")
+
+    registry.list_models = boom  # a bug, simulated
+    with live_server.client() as c:
+        r = c.get("/users/local/models")
+    assert r.status_code == 500
+    err = r.json()["error"]
+    assert err["type"] == "InternalError" and "report" in err["message"]
+    assert "secret" not in r.text and "hunter2" not in r.text
