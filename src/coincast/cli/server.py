@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -110,8 +111,31 @@ def serve_cmd(
         )
     elif not is_loopback(host):
         console.print("Every request needs a token (`coincast users add NAME`).")
+    threading.Thread(target=_warm_coin_list, args=(settings,), daemon=True).start()
     config = uvicorn.Config(fastapi_app, log_level="info", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _warm_coin_list(settings: Settings) -> None:
+    """Fetch the top-100 list once at start-up, so an offline machine is told at once.
+
+    Without it, the first sign of a missing network would be an error in the page minutes
+    later. One attempt, no retries: this is a probe, the page retries on demand.
+    """
+    from coincast.data.cache import MarketCache
+    from coincast.data.coingecko import CoinGeckoClient
+
+    try:
+        cache = MarketCache(settings)
+        if cache.coins(1):
+            return
+        probe = settings.model_copy(update={"max_retries": 0, "http_timeout": 10.0})
+        with CoinGeckoClient(probe) as client:
+            coins = client.top_coins(100)
+        cache.upsert_coins(coins)
+        console.print(f"CoinGecko reachable: the top {len(coins)} coins by volume are listed.")
+    except CoincastError as exc:
+        err_console.print(f"[yellow]CoinGecko check:[/] {exc}")
 
 
 # --- users -------------------------------------------------------------------------------

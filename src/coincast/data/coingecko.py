@@ -301,7 +301,11 @@ class CoinGeckoClient:
         except httpx.TimeoutException as exc:
             raise _Transient("timeout", type(exc).__name__) from exc
         except httpx.ConnectError as exc:
-            raise _Transient("unreachable", str(exc) or type(exc).__name__) from exc
+            detail = str(exc) or type(exc).__name__
+            if _is_name_resolution_failure(exc):
+                # DNS said no (offline, or a mistyped host): retrying only delays the message.
+                self._give_up(_Transient("unreachable", detail), subject, 1)
+            raise _Transient("unreachable", detail) from exc
         except httpx.TransportError as exc:
             raise _Transient("server", f"connection dropped ({exc})") from exc
         code = resp.status_code
@@ -482,3 +486,17 @@ def _to_frame(charts: list[_Chart], today: int) -> pd.DataFrame:
     )
     frame.index = pd.DatetimeIndex(frame.index, name="date").as_unit("ns")
     return validate_history(frame, "CoinGecko history")
+
+
+def _is_name_resolution_failure(exc: BaseException) -> bool:
+    """True when the cause chain holds a ``socket.gaierror`` (the host name did not resolve)."""
+    import socket
+
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
