@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,3 +117,14 @@ def test_cli_train_needs_coin_or_top(settings: Settings, monkeypatch: pytest.Mon
     res = CliRunner().invoke(app, ["train", "--top", "3"])
     # main() prints CoincastErrors; under CliRunner the error itself comes back.
     assert isinstance(res.exception, NoDataError) and "coincast data refresh" in str(res.exception)
+
+
+def test_scale_modules_import_neither_ray_nor_the_cli_stack() -> None:
+    """Ray/Optuna load only when used, and the scale code is core: no CLI or server."""
+    code = (
+        "import sys, coincast.many, coincast.distributed, coincast.tune\n"
+        "bad = {'ray', 'optuna', 'typer', 'rich', 'fastapi', 'starlette', 'uvicorn'}\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in bad)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -189,6 +190,7 @@ def tune_coin(
     user: str | None = "local",
 ) -> TuneOutcome:
     """Search, pick by validation, score once on test; save files (and the model if ``user``)."""
+    import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
@@ -198,6 +200,9 @@ def tune_coin(
 
     if trials < 1:
         raise InvalidRequestError("--trials must be at least 1.")
+    # Quiet by default: the CLI prints its own summary, Tune's tables would interleave.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     start = time.perf_counter()
     epochs = max_epochs or get_preset(base_preset).epochs
     split = _fixed_split(history, base_preset, test_start)
