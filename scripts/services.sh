@@ -99,7 +99,12 @@ s3_up() {
 
 s3_down() {
   if [ -f "$DIR/moto.pid" ]; then
-    kill "$(cat "$DIR/moto.pid")" 2>/dev/null || true
+    local pid; pid=$(cat "$DIR/moto.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
     rm -f "$DIR/moto.pid"
   fi
 }
