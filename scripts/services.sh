@@ -44,7 +44,7 @@ install_pg() {
     echo "PostgreSQL is not installed; run as root (apt-get install postgresql)" >&2
     return 1
   fi
-  apt-get update -qq
+  apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 }
 
@@ -84,7 +84,7 @@ PY
 }
 
 s3_up() {
-  [ -x "$ROOT/.venv/bin/moto_server" ] || make -s install
+  [ -x "$ROOT/.venv/bin/moto_server" ] || make -s install >&2
   s3_running && return
   mkdir -p "$DIR"
   nohup "$ROOT/.venv/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$DIR/moto.log" 2>&1 &
