@@ -18,7 +18,7 @@ as much as the matmul itself):
     w_ih       [M, 4U, In]       rows in the *internal* gate order o, i, f, g
     w_hh       [M, 4U, U]        (PyTorch's order is i, f, g, o; see ``gate_perm``)
     bias       [M, 4U]           b_ih + b_hh
-    hs, cs     [M, T+1, B, U]    hs[:, 0] = cs[:, 0] = 0 (initial state)
+    hs, cs     [M, T+1, B, U]    hs[:, 0] = cs[:, 0] = 0 (initial state); cs holds 2c
 
 A step's recurrent matmul writes into a contiguous [M, B, 4U] scratch (an in-place
 batched matmul on a strided slice falls back to one small matmul per model) and the
@@ -79,13 +79,15 @@ class LayerWorkspace:
         self.hs = torch.zeros(m, t_len + 1, b, u)
         self.cs = torch.zeros(m, t_len + 1, b, u)
         self.tc = torch.empty(m, t_len, b, u)  # tanh(c_t)
-        self.two, self.minus_one = torch.tensor(2.0), torch.tensor(-1.0)
+        self.minus_one, self.minus_two = torch.tensor(-1.0), torch.tensor(-2.0)
         self.x: torch.Tensor | None = None
         # Backward-only buffers; prediction workspaces leave them empty.
         n = t_len if backward else 0
-        self.deriv = torch.empty(m, n, b, u4)  # d act / d pre-activation
-        self.ifg = torch.empty(m, n, b, 3 * u)  # dc's factors in d(i, f, g): g, c_prev, i
-        self.dc_dh = torch.empty(m, n, b, u)  # o * (1 - tanh(c)^2)
+        self.dsig = torch.empty(m, n, b, 3 * u)  # s (1 - s) of the sigmoid gates
+        self.p_o = torch.empty(m, n, b, u)  # d pre_o / d h = tanh(c) o (1 - o)
+        # d pre_(i, f, g) / d c: g i(1-i), c_prev f(1-f), i (1-g^2)
+        self.ifg = torch.empty(m, n, b, 3 * u)
+        self.dc_dh = torch.empty(m, n, b, u)  # d c / d h = o (1 - tanh(c)^2)
         self.dg = torch.empty(m, n, b, u4)  # d pre-activations
         self.ones = torch.ones(m, n, b, u)
         self.dh = torch.empty(m, b, u)
@@ -114,7 +116,7 @@ class LayerWorkspace:
                 d_ifg=d[:, t, :, u:].view(m, b, 3, u),
                 ifg=self.ifg[:, t].view(m, b, 3, u),
                 dc_dh=self.dc_dh[:, t],
-                deriv=self.deriv[:, t],
+                p_o=self.p_o[:, t],
             )
             for t in range(n)
         ]
@@ -143,30 +145,40 @@ class LayerWorkspace:
         self.acts[..., 3 * u :].mul_(2.0)
         w_hh_t = w_hh.transpose(1, 2).contiguous()  # [M, U, 4U]
         w_hh_t[..., 3 * u :].mul_(2.0)
-        two, minus_one, scratch = self.two, self.minus_one, self.scratch
+        minus_one, minus_two, scratch = self.minus_one, self.minus_two, self.scratch
+        # The g block holds G = 2g and cs holds C = 2c: then C = f C_prev + i G, and
+        # tanh(c) = 2 sigmoid(C) - 1 needs no doubling op. Eight ops per step.
         for s in self.steps:
             torch.baddbmm(s.a, s.h_prev, w_hh_t, out=scratch)
             torch.sigmoid(scratch, out=s.a)
-            torch.addcmul(minus_one, s.g, two, out=s.g)  # g = tanh(z_g)
+            torch.add(minus_two, s.g, alpha=4.0, out=s.g)  # G = 2 tanh(z_g)
             torch.mul(s.f, s.c_prev, out=s.c)
-            s.c.addcmul_(s.i, s.g)
-            torch.add(s.c, s.c, out=s.tc)
-            s.tc.sigmoid_()
-            torch.addcmul(minus_one, s.tc, two, out=s.tc)  # tanh(c)
+            s.c.addcmul_(s.i, s.g)  # C = 2c
+            torch.sigmoid(s.c, out=s.tc)
+            torch.add(minus_one, s.tc, alpha=2.0, out=s.tc)  # tanh(c)
             torch.mul(s.o, s.tc, out=s.h)
         self.x = x
         if cache:
             if not self.can_backward:
                 raise ValueError("this workspace was made for prediction only")
-            # What the backward pass needs beyond the activations, for all steps at once.
-            sig, g = self.acts[..., : 3 * u], self.acts[..., 3 * u :]
-            torch.addcmul(sig, sig, sig, value=-1.0, out=self.deriv[..., : 3 * u])  # s(1-s)
-            torch.addcmul(self.ones, g, g, value=-1.0, out=self.deriv[..., 3 * u :])  # 1-g^2
-            self.ifg[..., :u].copy_(g)
-            self.ifg[..., u : 2 * u].copy_(self.cs[:, :t_len])
-            self.ifg[..., 2 * u :].copy_(self.acts[..., u : 2 * u])
-            torch.addcmul(self.ones, self.tc, self.tc, value=-1.0, out=self.dc_dh)
-            self.dc_dh.mul_(self.acts[..., :u])
+            # Everything the backward pass multiplies by, for all steps at once, with the
+            # activation derivatives folded in, so a backward step is five ops.
+            acts, ones = self.acts, self.ones
+            o, i = acts[..., :u], acts[..., u : 2 * u]
+            big_g, c_prev = acts[..., 3 * u :], self.cs[:, :t_len]
+            dsig = self.dsig  # s (1 - s) for o, i, f
+            torch.addcmul(
+                acts[..., : 3 * u], acts[..., : 3 * u], acts[..., : 3 * u], value=-1.0, out=dsig
+            )
+            torch.mul(self.tc, dsig[..., :u], out=self.p_o)  # d pre_o / d h
+            torch.mul(big_g, dsig[..., u : 2 * u], out=self.ifg[..., :u])
+            torch.mul(c_prev, dsig[..., 2 * u :], out=self.ifg[..., u : 2 * u])
+            self.ifg[..., : 2 * u].mul_(0.5)  # G = 2g and C = 2c
+            one_minus_g2 = self.ifg[..., 2 * u :]
+            torch.addcmul(ones, big_g, big_g, value=-0.25, out=one_minus_g2)  # 1 - g^2
+            one_minus_g2.mul_(i)
+            torch.addcmul(ones, self.tc, self.tc, value=-1.0, out=self.dc_dh)
+            self.dc_dh.mul_(o)
         return self.hs
 
     def backward(
@@ -198,11 +210,10 @@ class LayerWorkspace:
             s, q = self.steps[t], self.back_steps[t]
             if dh_seq is not None:
                 dh.add_(dh_seq[:, t])
-            torch.mul(dh, s.tc, out=q.d_o)
+            torch.mul(dh, q.p_o, out=q.d_o)
             dc.addcmul_(dh, q.dc_dh)
-            torch.mul(dc4, q.ifg, out=q.d_ifg)  # d i = dc g, d f = dc c_prev, d g = dc i
+            torch.mul(dc4, q.ifg, out=q.d_ifg)
             dc.mul_(s.f)
-            q.d.mul_(q.deriv)
             if t > 0:
                 torch.bmm(q.d, w_hh_c, out=dh)
         # Weight gradients for all steps at once: [M, 4U, T*B] @ [M, T*B, U].
@@ -239,7 +250,7 @@ class _BackStep:
     d_ifg: torch.Tensor
     ifg: torch.Tensor
     dc_dh: torch.Tensor
-    deriv: torch.Tensor
+    p_o: torch.Tensor
 
 
 def lstm_forward(
