@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from coincast.model.batched import _Flat, _loss_and_grads, _Workspaces, stack_params
-from coincast.model.kernels import LayerWorkspace, gate_perm, lstm_backward, lstm_forward
+from coincast.model.batched import _loss_and_grads, _Workspaces
+from coincast.model.kernels import (
+    FlatParams,
+    LayerWorkspace,
+    gate_perm,
+    lstm_backward,
+    lstm_forward,
+    stack_params,
+)
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 
 
@@ -98,7 +105,7 @@ def test_stacked_model_loss_and_grads_equal_autograd_with_masks() -> None:
     wb = torch.zeros(3, 4)
     for i, n in enumerate(counts):
         wb[i, :n] = 1.0 / n
-    flat = _Flat(stack_params(models))
+    flat = FlatParams(stack_params(models))
     ws = _Workspaces(7, (2, 6, 5)).get(3, 4)
     loss, grad = _loss_and_grads(flat.params, xb.transpose(1, 2).contiguous(), yb, wb, ws)
     grad_views = flat.views(grad)
