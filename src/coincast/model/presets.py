@@ -1,12 +1,16 @@
 """Named model + training recipes: ``paper``, ``deep``, ``return`` and ``shrunk``.
 
 ``paper`` is the reference design, unchanged, so results can be compared with it.
-The default is not chosen by taste: it is the preset with the best measured
-walk-forward skill against naive on bitcoin 2023–2024 (see ``benchmarks/bench_forecast.py``).
-Plain LSTMs on daily prices lose to "tomorrow = today"; ``shrunk`` multiplies the
-predicted one-day log return by a weight fitted on the validation period (clipped to
-[0, 1]), so where the network has no skill the forecast falls back to naive instead of
-adding noise.
+The default is not chosen by taste but by measured walk-forward skill against naive on
+bitcoin, test 2023-01-01..2024-12-31 (``benchmarks/bench_forecast.py``; 1-day MAPE):
+paper 2.02 %, deep 3.47 % (both lose to naive, Diebold–Mariano p < 1e-4), return
+1.76 %, shrunk 1.76 % vs naive 1.755 % (no significant difference either way).
+Level targets break because min-max scaling is fitted on 2014–2022 and 17 % of the test
+days lie above that range. ``shrunk`` multiplies the predicted one-day log return by a
+weight fitted by least squares on the validation period and clipped to [0, 1]: weight 0
+is exactly naive and the weight minimises validation squared error, so the expected
+test loss exceeds naive's by at most the estimation error of one scalar (O(1/n), n the
+validation days) — a network with no skill is switched off instead of adding noise.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -65,20 +66,26 @@ class MinMaxScaler:
             maxs=tuple(float(v) for v in arr.max(axis=0)),
         )
 
+    @cached_property
     def _span(self) -> NDArray[np.float64]:
-        span = np.asarray(self.maxs) - np.asarray(self.mins)
+        """max - min per feature (1 where constant); cached: forecasts call this per day."""
+        span = np.asarray(self.maxs) - self._min
         out: NDArray[np.float64] = np.where(span > 0, span, 1.0)
         return out
+
+    @cached_property
+    def _min(self) -> NDArray[np.float64]:
+        return np.asarray(self.mins, dtype=np.float64)
 
     def transform(self, values: ArrayLike) -> NDArray[np.float64]:
         """[..., features] → same shape; values outside the training range go outside [0, 1]."""
         arr = np.asarray(values, dtype=np.float64)
-        out: NDArray[np.float64] = (arr - np.asarray(self.mins)) / self._span()
+        out: NDArray[np.float64] = (arr - self._min) / self._span
         return out
 
     def inverse_transform(self, scaled: ArrayLike) -> NDArray[np.float64]:
         arr = np.asarray(scaled, dtype=np.float64)
-        out: NDArray[np.float64] = arr * self._span() + np.asarray(self.mins)
+        out: NDArray[np.float64] = arr * self._span + self._min
         return out
 
     def index(self, name: str) -> int:
@@ -91,7 +98,7 @@ class MinMaxScaler:
         """Undo the scaling of one feature (e.g. the model's scaled price) → user units."""
         k = self.index(name)
         arr = np.asarray(scaled, dtype=np.float64)
-        return arr * float(self._span()[k]) + self.mins[k]
+        return arr * float(self._span[k]) + self.mins[k]
 
     def to_dict(self) -> dict[str, Any]:
         return {
