@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -193,3 +194,17 @@ def test_cancelled_fit_keeps_a_usable_model_and_says_so() -> None:
     assert meta["training"]["cancelled"] is True
     assert meta["training"]["epochs_run"] == 1
     assert np.isfinite(fc.forecast(3)["forecast"]).all()
+
+
+@pytest.mark.slow
+def test_default_preset_is_not_worse_than_naive_on_bitcoin(daily_dir: Path) -> None:
+    """The default's promise on real data: within a whisker of naive, never clearly worse."""
+    h = pd.read_csv(daily_dir / "bitcoin.csv", index_col="date", parse_dates=True)
+    h = h.loc["2018-01-01":"2024-12-31"]
+    fc = Forecaster(DEFAULT_PRESET).fit(h, test_start="2024-01-01", coin="bitcoin")
+    ev = fc.evaluation
+    assert ev is not None and fc.spec is not None
+    assert 0.0 <= fc.spec.shrink <= 1.0
+    assert ev.dm[0].better != "naive", ev.verdict
+    assert ev.metric("model", 1, "mae") <= 1.01 * ev.metric("naive", 1, "mae")
+    assert ev.metric("model", 7, "mae") <= 1.03 * ev.metric("naive", 7, "mae")
