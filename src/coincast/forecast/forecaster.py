@@ -66,6 +66,21 @@ def _iso(dates: pd.DatetimeIndex, i: int) -> str:
     return pd.Timestamp(dates[i]).date().isoformat()
 
 
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values only: NaN/inf become None (JSON.parse rejects them), numpy → Python."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, bool | str) or value is None:
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
 def _json_floats(values: NDArray[np.float64]) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
@@ -256,7 +271,7 @@ class Forecaster:
         if self.spec is None or self._last is None:
             raise ModelError("this forecaster is not fitted; call .fit(history) first.")
         last = self._last
-        return {
+        meta = {
             "format": FORMAT,
             "coincast_version": __version__,
             "preset": self.preset.to_dict(),
@@ -280,6 +295,7 @@ class Forecaster:
             "metrics": self.evaluation.to_dict() if self.evaluation is not None else self._metrics,
             **self._info,
         }
+        return _json_safe(meta)  # type: ignore[no-any-return]
 
     @classmethod
     def from_model(cls, model: LSTMRegressor, metadata: dict[str, Any]) -> Forecaster:
