@@ -177,22 +177,28 @@ class _Adam:
 
 
 class _Workspaces:
-    """Kernel workspaces by (models, batch) shape: the full batch, the short last one, subsets."""
+    """Kernel workspaces by (models, batch): one set of buffers per group size; a subset
+    of models (some finished their epoch or stopped) borrows the first rows of it."""
 
-    def __init__(self, window: int, sizes: tuple[int, ...], limit: int = 4) -> None:
-        self.window, self.sizes, self.limit = window, sizes, limit
-        self.cache: dict[tuple[int, int], list[LayerWorkspace]] = {}
+    def __init__(self, window: int, sizes: tuple[int, ...]) -> None:
+        self.window, self.sizes = window, sizes
+        self.base: dict[int, list[LayerWorkspace]] = {}  # by batch size: the widest so far
+        self.views: dict[tuple[int, int], list[LayerWorkspace]] = {}
 
     def get(self, m: int, b: int) -> list[LayerWorkspace]:
-        key = (m, b)
-        if key not in self.cache:
-            if len(self.cache) >= self.limit:
-                self.cache.pop(next(iter(self.cache)))
-            self.cache[key] = [
+        base = self.base.get(b)
+        if base is None or base[0].shape[0] < m:
+            base = [
                 LayerWorkspace(m, self.window, b, self.sizes[k], self.sizes[k + 1])
                 for k in range(len(self.sizes) - 1)
             ]
-        return self.cache[key]
+            self.base[b] = base
+            self.views = {key: v for key, v in self.views.items() if key[1] != b}
+        if base[0].shape[0] == m:
+            return base
+        if (m, b) not in self.views:
+            self.views[(m, b)] = [LayerWorkspace(m, *ws.shape[1:], parent=ws) for ws in base]
+        return self.views[(m, b)]
 
 
 def _pad(tensors: Sequence[torch.Tensor]) -> torch.Tensor:

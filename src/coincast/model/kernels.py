@@ -76,29 +76,51 @@ class LayerWorkspace:
     """
 
     def __init__(
-        self, m: int, t_len: int, b: int, n_in: int, u: int, *, backward: bool = True
+        self,
+        m: int,
+        t_len: int,
+        b: int,
+        n_in: int,
+        u: int,
+        *,
+        backward: bool = True,
+        parent: LayerWorkspace | None = None,
     ) -> None:
+        """``parent``: a workspace for at least m models at the same (T, B, In, U) whose
+        buffers this one uses (their first m models), so a subset of models needs no
+        memory of its own."""
         self.shape = (m, t_len, b, n_in, u)
         self.can_backward = backward
         u4 = 4 * u
-        self.acts = torch.empty(m, t_len, b, u4)  # input projections, then activations
-        self.scratch = torch.empty(m, b, u4)  # one step's pre-activations
-        self.hs = torch.zeros(m, t_len + 1, b, u)
-        self.cs = torch.zeros(m, t_len + 1, b, u)
-        self.tc = torch.empty(m, t_len, b, u)  # tanh(c_t)
+        n = t_len if backward else 0  # backward-only buffers stay empty for prediction
+        if parent is not None:
+            assert parent.shape[1:] == self.shape[1:] and parent.shape[0] >= m
+            assert parent.can_backward or not backward
+
+        def buf(name: str, *shape: int, fill: float | None = None) -> torch.Tensor:
+            if parent is not None:
+                parent_buf: torch.Tensor = getattr(parent, name)
+                return parent_buf[:m]
+            if fill is None:
+                return torch.empty(m, *shape)
+            return torch.full((m, *shape), fill)
+
+        self.acts = buf("acts", t_len, b, u4)  # input projections, then activations
+        self.scratch = buf("scratch", b, u4)  # one step's pre-activations
+        self.hs = buf("hs", t_len + 1, b, u, fill=0.0)  # hs[:, 0] stays 0
+        self.cs = buf("cs", t_len + 1, b, u, fill=0.0)
+        self.tc = buf("tc", t_len, b, u)  # tanh(c_t)
         self.minus_one, self.minus_two = torch.tensor(-1.0), torch.tensor(-2.0)
         self.x: torch.Tensor | None = None
-        # Backward-only buffers; prediction workspaces leave them empty.
-        n = t_len if backward else 0
-        self.dsig = torch.empty(m, n, b, 3 * u)  # s (1 - s) of the sigmoid gates
-        self.p_o = torch.empty(m, n, b, u)  # d pre_o / d h = tanh(c) o (1 - o)
+        self.dsig = buf("dsig", n, b, 3 * u)  # s (1 - s) of the sigmoid gates
+        self.p_o = buf("p_o", n, b, u)  # d pre_o / d h = tanh(c) o (1 - o)
         # d pre_(i, f, g) / d c: g i(1-i), c_prev f(1-f), i (1-g^2)
-        self.ifg = torch.empty(m, n, b, 3 * u)
-        self.dc_dh = torch.empty(m, n, b, u)  # d c / d h = o (1 - tanh(c)^2)
-        self.dg = torch.empty(m, n, b, u4)  # d pre-activations
-        self.ones = torch.ones(m, n, b, u)
-        self.dh = torch.empty(m, b, u)
-        self.dc = torch.empty(m, b, u)
+        self.ifg = buf("ifg", n, b, 3 * u)
+        self.dc_dh = buf("dc_dh", n, b, u)  # d c / d h = o (1 - tanh(c)^2)
+        self.dg = buf("dg", n, b, u4)  # d pre-activations
+        self.ones = buf("ones", n, b, u, fill=1.0)
+        self.dh = buf("dh", b, u)
+        self.dc = buf("dc", b, u)
         a = self.acts
         self.steps = [
             _Step(
