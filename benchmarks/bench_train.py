@@ -11,6 +11,7 @@ few epochs, extrapolated to 50.
 Environment: BENCH_EPOCHS (default 50) for the single-model runs; BENCH_MANY_EPOCHS
 (default 1) epochs of the 100-model runs, extrapolated to 50; BENCH_SEQ_MODELS (default
 3) models timed one by one for the sequential figure; BENCH_TFJS=0 skips Node;
+BENCH_MANY=0 skips the 100-model section;
 COINCAST_SHARED_DIR (data location). Timings on a busy machine are not worth much:
 re-run on a quiet one.
 """
@@ -272,7 +273,8 @@ def main() -> int:
     print(f"peak RSS after single-model runs: {rss_single:.0f} MB")
     if os.environ.get("BENCH_TFJS", "1") != "0":
         bench_tfjs(x, y, ours_s)
-    bench_many(limit)
+    if os.environ.get("BENCH_MANY", "1") != "0":
+        bench_many(limit)
     print(f"peak RSS overall: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     return 0
 
