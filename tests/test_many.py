@@ -128,3 +128,13 @@ def test_scale_modules_import_neither_ray_nor_the_cli_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"imported: {out.stdout.strip()}"
+
+
+def test_dropout_presets_fall_back_to_sequential(histories: dict[str, pd.DataFrame]) -> None:
+    one = {"bitcoin": histories["bitcoin"]}
+    small = {"epochs": 2, "units": (4, 4), "window": 7, "dropout": 0.2}
+    batched = fit_many(one, "deep", small, engine="batched")[0]
+    sequential = fit_many(one, "deep", small, engine="sequential")[0]
+    assert batched.ok and sequential.ok
+    for name, w in weights_of(sequential).items():
+        torch.testing.assert_close(weights_of(batched)[name], w)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -265,10 +265,14 @@ def _fit_batched(
     share = (time.perf_counter() - start) / max(len(calls), 1)
     for coin in calls:  # 3. replay: calibrate, evaluate, package
         t0 = time.perf_counter()
-        fc = Forecaster(preset, **overrides).fit(
-            histories[coin], coin=coin, train_fn=_replay(trained[coin]), **split
-        )
-        finish(_summarise(coin, fc, histories[coin], split, share + time.perf_counter() - t0))
+        try:
+            fc = Forecaster(preset, **overrides).fit(
+                histories[coin], coin=coin, train_fn=_replay(trained[coin]), **split
+            )
+            res = _summarise(coin, fc, histories[coin], split, share + time.perf_counter() - t0)
+        except CoincastError as exc:
+            res = CoinResult(coin=coin, ok=False, message=str(exc))
+        finish(res)
     return [results[c] for c in histories if c in results]
 
 
@@ -315,9 +319,3 @@ def fit_many(
         if on_result is not None:
             on_result(res)
     return results
-
-
-def select_coins(names: Sequence[str], limit: int | None) -> list[str]:
-    """The first ``limit`` names (all when None), without duplicates, order kept."""
-    seen = list(dict.fromkeys(names))
-    return seen if limit is None else seen[:limit]

@@ -22,6 +22,7 @@ from rich.table import Table
 from coincast.cli import app
 from coincast.errors import InvalidRequestError, NoDataError
 from coincast.many import ENGINES, CoinResult, Engine, fit_many
+from coincast.model.presets import get_preset
 from coincast.settings import Settings
 
 __all__ = ["collect_histories", "summary_table", "train_top", "tune_cmd"]
@@ -113,6 +114,9 @@ def train_top(
     if engine not in ENGINES:
         raise InvalidRequestError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
     settings = settings or Settings()
+    if engine == "batched" and get_preset(preset, **overrides).dropout > 0:
+        console.print(f"note: {preset} uses dropout, which cannot be batched exactly; "
+                      "training the coins one after another.")  # fmt: skip
     histories, skipped = collect_histories(settings, top, include_stable=include_stable)
     registry = ModelRegistry(settings)
     done: list[CoinResult] = []
