@@ -63,7 +63,7 @@ class UserStore:
         try:
             create_tables(self.engine, [users_table])
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
 
     def add(self, name: str) -> tuple[User, str]:
         """Create a user; returns it with its token (the only time the token exists in clear)."""
@@ -83,7 +83,7 @@ class UserStore:
                 f"`coincast users remove {name}`."
             ) from exc
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
         return User(name=name, created_at=now), token
 
     def remove(self, name: str) -> bool:
@@ -92,7 +92,7 @@ class UserStore:
             with self.engine.begin() as conn:
                 result = conn.execute(delete(users_table).where(users_table.c.name == name))
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
         return bool(result.rowcount)
 
     def list(self) -> list[User]:
@@ -104,7 +104,7 @@ class UserStore:
                     )
                 ).all()
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
         return [User(name=r.name, created_at=_aware(r.created_at)) for r in rows]
 
     def count(self) -> int:
@@ -112,7 +112,7 @@ class UserStore:
             with self.engine.connect() as conn:
                 n = conn.execute(select(func.count()).select_from(users_table)).scalar_one()
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
         return int(n)
 
     def authenticate(self, token: str) -> str | None:
@@ -128,7 +128,7 @@ class UserStore:
                     )
                 ).first()
         except OperationalError as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, self.engine) from exc
         if row is None or not hmac.compare_digest(row.token_sha256, digest):
             return None
         return str(row.name)
@@ -138,8 +138,10 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _unavailable(exc: Exception) -> StoreUnavailableError:
-    return StoreUnavailableError(
-        f"The user database cannot be used ({type(exc).__name__}). Check that the data "
-        "directory (COINCAST_DATA_DIR) is writable and not on a full disk."
-    )
+def _unavailable(exc: Exception, engine: Engine) -> StoreUnavailableError:
+    """Name the setting that points at the database actually in use."""
+    if engine.dialect.name == "sqlite":
+        hint = "Check that the data directory (COINCAST_DATA_DIR) is writable and not full."
+    else:
+        hint = "Check that the database in COINCAST_DATABASE_URL is running and reachable."
+    return StoreUnavailableError(f"The user database cannot be used ({type(exc).__name__}). {hint}")
