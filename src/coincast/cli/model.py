@@ -188,7 +188,7 @@ def train_cmd(
 
 @app.command("forecast")
 def forecast_cmd(
-    coin: str,
+    coin: Annotated[str, typer.Argument(help="Coin id (CoinGecko id, e.g. bitcoin).")],
     days: Annotated[int, typer.Option(help="Days ahead (1-90).")] = 7,
     preset: PresetOpt = DEFAULT_PRESET,
     model: Annotated[
@@ -242,7 +242,7 @@ def forecast_cmd(
 
 @app.command("backtest")
 def backtest_cmd(
-    coin: str,
+    coin: Annotated[str, typer.Argument(help="Coin id (CoinGecko id, e.g. bitcoin).")],
     preset: PresetOpt = DEFAULT_PRESET,
     horizon: Annotated[int, typer.Option(help="Days ahead scored from each origin.")] = 7,
     refit_every: Annotated[

@@ -138,6 +138,9 @@ def _warm_coin_list(settings: Settings) -> None:
         err_console.print(f"[yellow]CoinGecko check:[/] {exc}")
 
 
+ModelArg = Annotated[str, typer.Argument(help="Model name.")]
+
+
 # --- users -------------------------------------------------------------------------------
 
 
@@ -172,7 +175,9 @@ def users_list() -> None:
 
 @users_app.command("remove")
 @_user_errors
-def users_remove(name: str) -> None:
+def users_remove(
+    name: Annotated[str, typer.Argument(help="User to delete.")],
+) -> None:
     """Delete a user; their token stops working at once (their models stay)."""
     from coincast.store.users import UserStore
 
@@ -213,7 +218,7 @@ def models_list(user: UserOpt = "local") -> None:
 
 @models_app.command("show")
 @_user_errors
-def models_show(name: str, user: UserOpt = "local") -> None:
+def models_show(name: ModelArg, user: UserOpt = "local") -> None:
     """A model's versions with parents and metrics."""
     versions = ModelRegistry(Settings()).list_versions(user, name)
     table = Table("version", "parent", "created", "size", "metrics", title=f"{user}/{name}")
@@ -229,7 +234,7 @@ def models_show(name: str, user: UserOpt = "local") -> None:
 @models_app.command("delete")
 @_user_errors
 def models_delete(
-    name: str,
+    name: ModelArg,
     version: Annotated[str, typer.Argument(help="Version number (or 'latest').")],
     user: UserOpt = "local",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
@@ -278,7 +283,7 @@ def _client(api: str, token: str | None) -> Any:
 @models_app.command("push")
 @_user_errors
 def models_push(
-    name: str,
+    name: ModelArg,
     version: VersionOpt = "latest",
     user: UserOpt = "local",
     remote_user: Annotated[
@@ -322,7 +327,7 @@ def models_push(
 @models_app.command("pull")
 @_user_errors
 def models_pull(
-    name: str,
+    name: ModelArg,
     version: VersionOpt = "latest",
     user: UserOpt = "local",
     remote_user: Annotated[
