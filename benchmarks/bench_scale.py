@@ -11,7 +11,7 @@
 
 Knobs (environment): BENCH_SCALE_COINS=100, BENCH_SCALE_MEASURE=20, BENCH_SCALE_DAYS=730
 (the latest days of each coin), BENCH_SCALE_EPOCHS=50, BENCH_TUNE_TRIALS=16,
-BENCH_TUNE_EPOCHS=30, BENCH_SCALE_SKIP=ray,tune (skip parts).
+BENCH_TUNE_EPOCHS=30, BENCH_SCALE_SEQ_THREADS=1, BENCH_SCALE_SKIP=ray,tune (skip parts).
 """
 
 from __future__ import annotations
@@ -84,11 +84,17 @@ def bench_training(skip: set[str]) -> None:
     batched = time.perf_counter() - t0
     print(f"batched    {coins:4d} coins: {batched:8.1f} s measured  ({summary(res)})")
 
+    # One model's ops are tiny: extra intra-op threads only add synchronisation (and on a
+    # busy machine stall on descheduled threads), so the loop runs on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(env_int("BENCH_SCALE_SEQ_THREADS", 1))
     t0 = time.perf_counter()
     res = fit_many(part, "paper", overrides, engine="sequential")
     seq = (time.perf_counter() - t0) * coins / len(part)
+    torch.set_num_threads(threads)
     scale = f"measured on {len(part)}, ×{coins / len(part):.1f}"
-    print(f"sequential {coins:4d} coins: {seq:8.1f} s ({scale})  ({summary(res)})")
+    print(f"sequential {coins:4d} coins: {seq:8.1f} s ({scale}; "
+          f"{env_int('BENCH_SCALE_SEQ_THREADS', 1)} torch thread)  ({summary(res)})")  # fmt: skip
 
     if "ray" not in skip:
         from coincast.distributed import ray_runtime
