@@ -139,6 +139,7 @@ def _warm_coin_list(settings: Settings) -> None:
 
 
 ModelArg = Annotated[str, typer.Argument(help="Model name.")]
+RemoteUserOpt = Annotated[str | None, typer.Option(help="Owner on the server (default --user).")]
 
 
 # --- users -------------------------------------------------------------------------------
@@ -286,9 +287,7 @@ def models_push(
     name: ModelArg,
     version: VersionOpt = "latest",
     user: UserOpt = "local",
-    remote_user: Annotated[
-        str | None, typer.Option(help="Owner on the server (default --user).")
-    ] = None,
+    remote_user: RemoteUserOpt = None,
     from_dir: Annotated[
         Path | None, typer.Option(help="Push model.json + model.weights.bin from a folder instead.")
     ] = None,
@@ -330,9 +329,7 @@ def models_pull(
     name: ModelArg,
     version: VersionOpt = "latest",
     user: UserOpt = "local",
-    remote_user: Annotated[
-        str | None, typer.Option(help="Owner on the server (default --user).")
-    ] = None,
+    remote_user: RemoteUserOpt = None,
     out: Annotated[
         Path | None, typer.Option(help="Also write model.json + model.weights.bin to this folder.")
     ] = None,
