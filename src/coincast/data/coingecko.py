@@ -21,17 +21,15 @@ CLI stack in (``tests/test_layers.py``).
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -41,91 +39,36 @@ from tenacity import (
 )
 
 from coincast import __version__
-from coincast.data.frame import HISTORY_COLUMNS, validate_history
-from coincast.data.ratelimit import RateLimiter
-from coincast.errors import (
-    ApiKeyError,
-    DataSourceError,
-    InvalidRequestError,
-    RateLimitedError,
-    SourceUnreachableError,
-    UnknownCoinError,
+from coincast.data.coingecko_errors import (
+    CSV_HINT,
+    FREE_MAX_DAYS,
+    Transient,
+    gave_up,
+    is_name_resolution_failure,
+    refusal,
+    retry_after,
 )
-from coincast.settings import PRO_URL, PUBLIC_URL, ApiPlan, Settings
+from coincast.data.coingecko_payloads import CHART, MARKETS, Chart, MarketCoin, MarketRow
+from coincast.data.coingecko_payloads import to_frame as _to_frame
+from coincast.data.coingecko_payloads import today_ms as _today_ms
+from coincast.data.ratelimit import RateLimiter
+from coincast.errors import InvalidRequestError, RateLimitedError
+from coincast.settings import ApiPlan, Settings
 
 if TYPE_CHECKING:
-    import httpx
+    pass
 
 __all__ = ["CoinGeckoClient", "MarketCoin", "FREE_MAX_DAYS", "RANGE_CHUNK_DAYS", "CSV_HINT"]
 
-FREE_MAX_DAYS = 365
-"""Keyless and demo plans answer 401/10012 beyond this many days back."""
+# Kept importable from here (tests and older callers use these names).
+_is_name_resolution_failure = is_name_resolution_failure
+
 RANGE_CHUNK_DAYS = 365
 """Days per pro ``/market_chart/range`` call: bounded responses, and a failed chunk
 retries alone instead of restarting a 15-year download."""
 MARKETS_PAGE_SIZE = 100
 EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # bitcoin's genesis block: no coin trades before
-DAY_MS = 86_400_000
-CSV_HINT = "import history from CSV with `coincast data import FILE --coin ID`"
-
-Value = Annotated[float, Field(allow_inf_nan=False)]
-Point = tuple[Value, Value | None]
-
-
-class MarketCoin(BaseModel):
-    """One row of ``/coins/markets``; ``volume_rank`` is its 1-based place by volume."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str = Field(min_length=1)
-    symbol: str
-    name: str
-    volume_rank: int = Field(ge=1)
-    market_cap_rank: int | None = None
-    current_price: Value | None = None
-    total_volume: Value | None = None
-    market_cap: Value | None = None
-    high_24h: Value | None = None
-    low_24h: Value | None = None
-    price_change_percentage_24h: Value | None = None
-
-
-class _MarketRow(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str = Field(min_length=1)
-    symbol: str
-    name: str
-    market_cap_rank: int | None = None
-    current_price: Value | None = None
-    total_volume: Value | None = None
-    market_cap: Value | None = None
-    high_24h: Value | None = None
-    low_24h: Value | None = None
-    price_change_percentage_24h: Value | None = None
-
-
-class _Chart(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    prices: list[Point]
-    market_caps: list[Point] = Field(default_factory=list)
-    total_volumes: list[Point] = Field(default_factory=list)
-
-
-_MARKETS = TypeAdapter(list[_MarketRow])
-_CHART = TypeAdapter(_Chart)
 T = TypeVar("T")
-
-
-class _Transient(Exception):
-    """A failure worth retrying; ``kind`` picks the message if retries run out."""
-
-    def __init__(self, kind: str, detail: str, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.detail = detail
-        self.retry_after = retry_after
 
 
 class CoinGeckoClient:
@@ -174,7 +117,7 @@ class CoinGeckoClient:
         """The ``n`` coins with the largest 24 h volume, largest first (pages of 100)."""
         if n < 1:
             raise InvalidRequestError(f"Asked for the top {n} coins; ask for at least 1.")
-        rows: dict[str, _MarketRow] = {}
+        rows: dict[str, MarketRow] = {}
         page = 1
         while len(rows) < n:
             params = {
@@ -183,7 +126,7 @@ class CoinGeckoClient:
                 "per_page": MARKETS_PAGE_SIZE,
                 "page": page,
             }
-            batch = self._get("/coins/markets", params, _MARKETS, "the top-coins list")
+            batch = self._get("/coins/markets", params, MARKETS, "the top-coins list")
             for row in batch:
                 rows.setdefault(row.id, row)  # paging can repeat a coin whose rank moved
             if len(batch) < MARKETS_PAGE_SIZE:
@@ -214,7 +157,7 @@ class CoinGeckoClient:
         if days is not None and days <= RANGE_CHUNK_DAYS:
             params = {"vs_currency": "usd", "days": days, "interval": "daily"}
             path = f"/coins/{quote(coin_id, safe='')}/market_chart"
-            charts = [self._get(path, params, _CHART, coin_id, coin=coin_id)]
+            charts = [self._get(path, params, CHART, coin_id, coin=coin_id)]
         else:
             charts = self._range_chunks(coin_id, days)
         return _to_frame(charts, today=_today_ms())
@@ -234,7 +177,7 @@ class CoinGeckoClient:
                 "COINCAST_COINGECKO_PLAN=pro with a pro key, or " + CSV_HINT + "."
             )
 
-    def _range_chunks(self, coin_id: str, days: int | None) -> list[_Chart]:
+    def _range_chunks(self, coin_id: str, days: int | None) -> list[Chart]:
         """Walk back from now in 365-day pieces; for ``days=None`` stop at the first empty
         piece (the coin did not trade yet), so a young coin costs two calls, not fifteen.
         A coin with a whole year of no data inside its history would be cut there."""
@@ -242,12 +185,12 @@ class CoinGeckoClient:
         today_s = now_s - now_s % 86_400
         lo = int(EARLIEST.timestamp()) if days is None else today_s - (days - 1) * 86_400
         path = f"/coins/{quote(coin_id, safe='')}/market_chart/range"
-        charts: list[_Chart] = []
+        charts: list[Chart] = []
         end = now_s
         while end >= lo:
             start = max(lo, end - end % 86_400 - (RANGE_CHUNK_DAYS - 1) * 86_400)
             params = {"vs_currency": "usd", "from": start, "to": end, "interval": "daily"}
-            chart = self._get(path, params, _CHART, coin_id, coin=coin_id)
+            chart = self._get(path, params, CHART, coin_id, coin=coin_id)
             charts.append(chart)
             if days is None and not chart.prices:
                 break  # before the coin's first trading day
@@ -267,7 +210,7 @@ class CoinGeckoClient:
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(Transient),
             sleep=self._sleep,
             reraise=True,
         )
@@ -275,13 +218,13 @@ class CoinGeckoClient:
             for attempt in retrying:
                 with attempt:
                     return self._attempt(path, params, shape, subject, coin)
-        except _Transient as exc:
-            self._give_up(exc, subject, attempts)
+        except Transient as exc:
+            raise gave_up(exc, self.settings, subject, attempts) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
+        if isinstance(exc, Transient) and exc.retry_after is not None:
             return exc.retry_after
         return float(self._backoff(state))
 
@@ -299,204 +242,37 @@ class CoinGeckoClient:
         try:
             resp = self._http.get(path, params=params)
         except httpx.TimeoutException as exc:
-            raise _Transient("timeout", type(exc).__name__) from exc
+            raise Transient("timeout", type(exc).__name__) from exc
         except httpx.ConnectError as exc:
             detail = str(exc) or type(exc).__name__
-            if _is_name_resolution_failure(exc):
+            if is_name_resolution_failure(exc):
                 # DNS said no (offline, or a mistyped host): retrying only delays the message.
-                self._give_up(_Transient("unreachable", detail), subject, 1)
-            raise _Transient("unreachable", detail) from exc
+                raise gave_up(Transient("unreachable", detail), self.settings, subject, 1) from exc
+            raise Transient("unreachable", detail) from exc
         except httpx.TransportError as exc:
-            raise _Transient("server", f"connection dropped ({exc})") from exc
+            raise Transient("server", f"connection dropped ({exc})") from exc
         code = resp.status_code
         if code == 200:
             try:
                 body = json.loads(resp.content)
             except ValueError as exc:
-                raise _Transient("bad_body", f"invalid JSON: {exc}") from exc
+                raise Transient("bad_body", f"invalid JSON: {exc}") from exc
             try:
                 return shape.validate_python(body)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(str(p) for p in err["loc"]) or "body"
-                raise _Transient("bad_body", f"unexpected shape at {where}: {err['msg']}") from exc
+                raise Transient("bad_body", f"unexpected shape at {where}: {err['msg']}") from exc
         if code == 429:
-            retry_after = _retry_after(resp.headers.get("retry-after"))
-            if retry_after is not None and retry_after > self.settings.backoff_max:
+            wait = retry_after(resp.headers.get("retry-after"))
+            if wait is not None and wait > self.settings.backoff_max:
                 raise RateLimitedError(
-                    f"CoinGecko rate-limited {subject} and asks to wait {retry_after:.0f} s, "
+                    f"CoinGecko rate-limited {subject} and asks to wait {wait:.0f} s, "
                     f"longer than COINCAST_BACKOFF_MAX ({self.settings.backoff_max:g} s). "
                     "Try again later, or lower COINCAST_REQUESTS_PER_MINUTE.",
-                    retry_after=retry_after,
+                    retry_after=wait,
                 )
-            raise _Transient("rate_limited", "HTTP 429", retry_after)
+            raise Transient("rate_limited", "HTTP 429", wait)
         if code == 408 or code >= 500:
-            raise _Transient("server", f"HTTP {code}")
-        self._refuse(resp, subject, coin, params)
-
-    def _refuse(
-        self, resp: httpx.Response, subject: str, coin: str | None, params: dict[str, Any]
-    ) -> NoReturn:
-        """Raise the clear, non-retryable error for a 4xx answer."""
-        code, message = _error_info(resp)
-        status = resp.status_code
-        if status == 404 and coin is not None and "coin not found" in message.lower():
-            raise UnknownCoinError(
-                f"CoinGecko has no coin with id '{coin}'. Ids are lowercase slugs such as "
-                "'bitcoin' or 'usd-coin'; `coincast data top` lists the current ones."
-            )
-        if code == 10002:
-            raise ApiKeyError(
-                f"CoinGecko says no API key was sent (error 10002) to {self.settings.base_url}. "
-                f"The pro host {PRO_URL} needs a pro key: set COINCAST_COINGECKO_PLAN=pro and "
-                "COINCAST_COINGECKO_API_KEY, or unset COINCAST_COINGECKO_URL to use the "
-                "keyless public host."
-            )
-        if code == 10010:
-            raise ApiKeyError(
-                "CoinGecko rejected the key (error 10010): a pro key only works on the pro "
-                f"host {PRO_URL}. Set COINCAST_COINGECKO_PLAN=pro and unset "
-                "COINCAST_COINGECKO_URL."
-            )
-        if code == 10011:
-            raise ApiKeyError(
-                "CoinGecko rejected the key (error 10011): a demo key only works on the public "
-                f"host {PUBLIC_URL}. Set COINCAST_COINGECKO_PLAN=demo and unset "
-                "COINCAST_COINGECKO_URL."
-            )
-        if code == 10012:
-            raise ApiKeyError(
-                f"CoinGecko refused {subject}'s history for days={params.get('days')} (error "
-                f"10012: {message}). Keyless and demo plans only reach back {FREE_MAX_DAYS} "
-                "days; use a pro key (COINCAST_COINGECKO_PLAN=pro) or " + CSV_HINT + "."
-            )
-        if status == 401 or code == 10005:
-            raise ApiKeyError(
-                f"CoinGecko refused the request for {subject} (HTTP {status}: {message}). "
-                "Check COINCAST_COINGECKO_API_KEY and that COINCAST_COINGECKO_PLAN matches it."
-            )
-        raise DataSourceError(
-            f"CoinGecko answered HTTP {status} for {subject} ({resp.request.url.path}): "
-            f"{message}. This is not expected to pass on retry; please report it."
-        )
-
-    def _give_up(self, exc: _Transient, subject: str, attempts: int) -> NoReturn:
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
-        if exc.kind == "rate_limited":
-            raise RateLimitedError(
-                f"CoinGecko still answered 429 (rate limited) for {subject} after {tries}. "
-                "Wait a minute and try again, or lower COINCAST_REQUESTS_PER_MINUTE "
-                f"(now {self.settings.rate_per_minute:g}/min).",
-                retry_after=exc.retry_after,
-            ) from exc
-        if exc.kind == "timeout":
-            raise SourceUnreachableError(
-                f"CoinGecko did not answer within {self.settings.http_timeout:g} s for "
-                f"{subject} ({tries}). Check your network connection or raise "
-                "COINCAST_HTTP_TIMEOUT; offline, " + CSV_HINT + "."
-            ) from exc
-        if exc.kind == "unreachable":
-            raise SourceUnreachableError(
-                f"Cannot reach CoinGecko at {self.settings.base_url} for {subject} "
-                f"({exc.detail}; {tries}). Check your network connection, or " + CSV_HINT + "."
-            ) from exc
-        if exc.kind == "bad_body":
-            raise DataSourceError(
-                f"CoinGecko sent an unreadable response for {subject} ({exc.detail}) on each "
-                f"of {tries}; nothing from it was used. Try again later."
-            ) from exc
-        raise DataSourceError(
-            f"CoinGecko failed for {subject} ({exc.detail}) on each of {tries}. The service "
-            "may be down (https://status.coingecko.com); try again later."
-        ) from exc
-
-
-def _retry_after(header: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), None if absent/bad."""
-    if header is None:
-        return None
-    try:
-        seconds = float(header)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    if math.isnan(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _error_info(resp: httpx.Response) -> tuple[int | None, str]:
-    """(error_code, message) from any of CoinGecko's three error envelopes."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return None, resp.text[:200].strip() or resp.reason_phrase
-    status: Any = None
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, str):
-            return None, err
-        status = err.get("status") if isinstance(err, dict) else body.get("status")
-    if isinstance(status, dict):
-        code = status.get("error_code")
-        message = str(status.get("error_message") or "")
-        return (code if isinstance(code, int) else None), message
-    return None, resp.reason_phrase
-
-
-def _today_ms() -> int:
-    now = int(time.time() * 1000)
-    return now - now % DAY_MS
-
-
-def _series(charts: list[_Chart], field: str) -> pd.Series:
-    """One column keyed by UTC day: request-time points dropped, one value per day."""
-    ts: list[int] = []
-    values: list[float] = []
-    for chart in charts:
-        points: list[tuple[float, float | None]] = getattr(chart, field)
-        if points and int(points[-1][0]) % DAY_MS:
-            points = points[:-1]  # the request-time point: today is not finished
-        for t, v in points:
-            ts.append(int(t))
-            values.append(math.nan if v is None else float(v))
-    frame = pd.DataFrame({"ts": ts, "value": values}, dtype="float64")
-    frame["day"] = frame["ts"] // DAY_MS * DAY_MS
-    frame["off"] = frame["ts"] - frame["day"]
-    # One value per day, the 00:00 snapshot first (chunk overlaps, stray intraday points).
-    frame = frame.sort_values(["day", "off"], kind="stable").drop_duplicates("day")
-    index = pd.DatetimeIndex(pd.to_datetime(frame["day"].astype("int64"), unit="ms"))
-    return pd.Series(frame["value"].to_numpy(), index=index, dtype="float64")
-
-
-def _to_frame(charts: list[_Chart], today: int) -> pd.DataFrame:
-    prices = _series(charts, "prices").dropna()
-    prices = prices[prices.index <= pd.Timestamp(today, unit="ms")]
-    frame = pd.DataFrame(
-        {
-            "price": prices,
-            "volume": _series(charts, "total_volumes").reindex(prices.index),
-            "market_cap": _series(charts, "market_caps").reindex(prices.index),
-        },
-        index=prices.index,
-        columns=list(HISTORY_COLUMNS),
-    )
-    frame.index = pd.DatetimeIndex(frame.index, name="date").as_unit("ns")
-    return validate_history(frame, "CoinGecko history")
-
-
-def _is_name_resolution_failure(exc: BaseException) -> bool:
-    """True when the cause chain holds a ``socket.gaierror`` (the host name did not resolve)."""
-    import socket
-
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, socket.gaierror):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+            raise Transient("server", f"HTTP {code}")
+        raise refusal(resp, self.settings, subject, coin, params)
