@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # Training
     torch_threads: int | None = Field(default=None, ge=1)
     seed: int = 42
+    native_kernel: bool = Field(
+        default=True,
+        description="Build and use the compiled LSTM time loop (needs g++); 0 = Python kernel.",
+    )
     # Scale (issue 7): unset = a local Ray runtime with this machine's cores.
     ray_address: str | None = Field(
         default=None, description="Ray cluster to run training/tuning on, e.g. ray://head:10001."

@@ -180,8 +180,8 @@ class _Workspaces:
     """Kernel workspaces by (models, batch): one set of buffers per group size; a subset
     of models (some finished their epoch or stopped) borrows the first rows of it."""
 
-    def __init__(self, window: int, sizes: tuple[int, ...]) -> None:
-        self.window, self.sizes = window, sizes
+    def __init__(self, window: int, sizes: tuple[int, ...], native: bool | None = None) -> None:
+        self.window, self.sizes, self.native = window, sizes, native
         self.base: dict[int, list[LayerWorkspace]] = {}  # by batch size: the widest so far
         self.views: dict[tuple[int, int], list[LayerWorkspace]] = {}
 
@@ -189,7 +189,9 @@ class _Workspaces:
         base = self.base.get(b)
         if base is None or base[0].shape[0] < m:
             base = [
-                LayerWorkspace(m, self.window, b, self.sizes[k], self.sizes[k + 1])
+                LayerWorkspace(
+                    m, self.window, b, self.sizes[k], self.sizes[k + 1], native=self.native
+                )
                 for k in range(len(self.sizes) - 1)
             ]
             self.base[b] = base

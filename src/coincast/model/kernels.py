@@ -32,11 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from coincast.errors import DataError
 from coincast.model.lstm import LSTMRegressor
+from coincast.model.native import native_ops, native_status
 
 __all__ = [
     "GATE_ORDER",
@@ -49,6 +51,9 @@ __all__ = [
     "stack_params",
     "unstack_params",
 ]
+
+_EMPTY = torch.empty(0)  # "not given" for the compiled loop's optional tensors
+INLINE_INPUTS = 8  # up to this many inputs, the compiled loop projects them itself
 
 GATE_ORDER = ("o", "i", "f", "g")  # internal; PyTorch and Keras use i, f, g, o
 
@@ -85,12 +90,23 @@ class LayerWorkspace:
         *,
         backward: bool = True,
         parent: LayerWorkspace | None = None,
+        native: bool | None = None,
     ) -> None:
         """``parent``: a workspace for at least m models at the same (T, B, In, U) whose
         buffers this one uses (their first m models), so a subset of models needs no
-        memory of its own."""
+        memory of its own. ``native``: use the compiled time loop (None: when it is
+        available; False: the Python loop below, e.g. to compare the two)."""
         self.shape = (m, t_len, b, n_in, u)
         self.can_backward = backward
+        self.ops: Any
+        if parent is not None:
+            self.ops = parent.ops
+        elif native is False:
+            self.ops = None
+        else:
+            self.ops = native_ops()
+            if native and self.ops is None:
+                raise RuntimeError(f"the compiled LSTM loop is unavailable: {native_status()}")
         u4 = 4 * u
         n = t_len if backward else 0  # backward-only buffers stay empty for prediction
         if parent is not None:
@@ -112,13 +128,14 @@ class LayerWorkspace:
         self.tc = buf("tc", t_len, b, u)  # tanh(c_t)
         self.minus_one, self.minus_two = torch.tensor(-1.0), torch.tensor(-2.0)
         self.x: torch.Tensor | None = None
-        self.dsig = buf("dsig", n, b, 3 * u)  # s (1 - s) of the sigmoid gates
+        n_py = 0 if self.ops is not None else n  # buffers only the Python loop uses
+        self.dsig = buf("dsig", n_py, b, 3 * u)  # s (1 - s) of the sigmoid gates
         self.p_o = buf("p_o", n, b, u)  # d pre_o / d h = tanh(c) o (1 - o)
         # d pre_(i, f, g) / d c: g i(1-i), c_prev f(1-f), i (1-g^2)
         self.ifg = buf("ifg", n, b, 3 * u)
         self.dc_dh = buf("dc_dh", n, b, u)  # d c / d h = o (1 - tanh(c)^2)
         self.dg = buf("dg", n, b, u4)  # d pre-activations
-        self.ones = buf("ones", n, b, u, fill=1.0)
+        self.ones = buf("ones", n_py, b, u, fill=1.0)
         self.dh = buf("dh", b, u)
         self.dc = buf("dc", b, u)
         a = self.acts
@@ -161,13 +178,29 @@ class LayerWorkspace:
     ) -> torch.Tensor:
         """x [M, T, B, In] → hs [M, T+1, B, U] (a view of the workspace; copy to keep)."""
         m, t_len, b, n_in, u = self.shape
-        # Input projection for every time step in one matmul: [M, T*B, In] @ [M, In, 4U].
-        torch.baddbmm(
-            bias.unsqueeze(1),
-            x.reshape(m, t_len * b, n_in),
-            w_ih.transpose(1, 2),
-            out=self.acts.view(m, t_len * b, 4 * u),
-        )
+        if cache and not self.can_backward:
+            raise ValueError("this workspace was made for prediction only")
+        self.x = x
+        if self.ops is not None and n_in <= INLINE_INPUTS:
+            x = self.x = x.contiguous()
+            w_ih_t = w_ih.transpose(1, 2).contiguous()
+            args = (x, w_ih_t, bias.contiguous())  # the compiled loop projects the inputs
+        else:
+            # Input projection for every time step in one matmul: [M, T*B, In] @ [M, In, 4U].
+            torch.baddbmm(
+                bias.unsqueeze(1),
+                x.reshape(m, t_len * b, n_in),
+                w_ih.transpose(1, 2),
+                out=self.acts.view(m, t_len * b, 4 * u),
+            )
+            args = (_EMPTY, _EMPTY, _EMPTY)
+        if self.ops is not None:
+            w_hh_t = w_hh.transpose(1, 2).contiguous()
+            self.ops.forward(
+                self.acts, w_hh_t, self.hs, self.cs, self.tc, self.scratch,
+                self.p_o, self.ifg, self.dc_dh, *args, cache,
+            )  # fmt: skip
+            return self.hs
         # tanh(z) = 2 sigmoid(2z) - 1: PyTorch's CPU tanh is ~3x slower per element than
         # its sigmoid, so the g block's pre-activations are doubled (in the projection
         # and in a copy of w_hh) and all four gates go through one sigmoid.
@@ -186,10 +219,7 @@ class LayerWorkspace:
             torch.sigmoid(s.c, out=s.tc)
             torch.add(minus_one, s.tc, alpha=2.0, out=s.tc)  # tanh(c)
             torch.mul(s.o, s.tc, out=s.h)
-        self.x = x
         if cache:
-            if not self.can_backward:
-                raise ValueError("this workspace was made for prediction only")
             # Everything the backward pass multiplies by, for all steps at once, with the
             # activation derivatives folded in, so a backward step is five ops.
             acts, ones = self.acts, self.ones
@@ -224,17 +254,33 @@ class LayerWorkspace:
         dh_last: [M, B, U] gradient on the last hidden state (the head's input);
         dh_seq: [M, T, B, U] gradient on every step's output (from the layer above).
         """
-        m, t_len, b, n_in, u = self.shape
-        x = self.x
-        assert x is not None, "call forward(cache=True) first"
+        assert self.x is not None, "call forward(cache=True) first"
         dh, dc = self.dh, self.dc
         if dh_last is not None:
             dh.copy_(dh_last)
         else:
             dh.zero_()
         dc.zero_()
-        dc4 = dc.view(m, b, 1, u)
         w_hh_c = w_hh.contiguous()
+        m, t_len, b, n_in, u = self.shape
+        d_input: tuple[torch.Tensor, torch.Tensor] | None = None
+        if self.ops is not None:
+            seq = dh_seq.contiguous() if dh_seq is not None else _EMPTY
+            args = (_EMPTY, _EMPTY, _EMPTY)
+            if n_in <= INLINE_INPUTS:  # input-weight and bias gradients summed in the loop
+                d_input = (torch.zeros(m, n_in, 4 * u), torch.zeros(m, 4 * u))
+                args = (self.x, *d_input)
+            self.ops.backward(
+                self.acts, self.p_o, self.ifg, self.dc_dh, w_hh_c, dh, dc, seq, self.dg, *args
+            )
+        else:
+            self._backward_loop(w_hh_c, dh_seq)
+        return self._weight_grads(w_ih, need_dx, d_input)
+
+    def _backward_loop(self, w_hh_c: torch.Tensor, dh_seq: torch.Tensor | None) -> None:
+        m, t_len, b, _, u = self.shape
+        dh, dc = self.dh, self.dc
+        dc4 = dc.view(m, b, 1, u)
         for t in range(t_len - 1, -1, -1):
             s, q = self.steps[t], self.back_steps[t]
             if dh_seq is not None:
@@ -245,11 +291,25 @@ class LayerWorkspace:
             dc.mul_(s.f)
             if t > 0:
                 torch.bmm(q.d, w_hh_c, out=dh)
+
+    def _weight_grads(
+        self,
+        w_ih: torch.Tensor,
+        need_dx: bool,
+        d_input: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> LayerGrads:
+        """d_input: (d_w_ih transposed [M, In, 4U], d_bias) when already summed."""
+        m, t_len, b, n_in, u = self.shape
+        x = self.x
+        assert x is not None
         # Weight gradients for all steps at once: [M, 4U, T*B] @ [M, T*B, U].
         dg = self.dg.view(m, t_len * b, 4 * u)
         d_whh = torch.bmm(dg.transpose(1, 2), self.hs[:, :t_len].reshape(m, t_len * b, u))
-        d_wih = torch.bmm(dg.transpose(1, 2), x.reshape(m, t_len * b, n_in))
-        d_bias = dg.sum(dim=1)
+        if d_input is not None:
+            d_wih, d_bias = d_input[0].transpose(1, 2), d_input[1]
+        else:
+            d_wih = torch.bmm(dg.transpose(1, 2), x.reshape(m, t_len * b, n_in))
+            d_bias = dg.sum(dim=1)
         dx = torch.bmm(dg, w_ih).view(m, t_len, b, n_in) if need_dx else None
         return LayerGrads(w_ih=d_wih, w_hh=d_whh, bias=d_bias, x=dx)
 
@@ -289,10 +349,11 @@ def lstm_forward(
     bias: torch.Tensor,
     *,
     cache: bool = True,
+    native: bool | None = None,
 ) -> tuple[torch.Tensor, LayerWorkspace]:
     """One-off forward pass: (hs [M, T+1, B, U], the workspace to call ``backward`` on)."""
     m, t_len, b, n_in = x.shape
-    ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2], backward=cache)
+    ws = LayerWorkspace(m, t_len, b, n_in, w_hh.shape[2], backward=cache, native=native)
     return ws.forward(x, w_ih, w_hh, bias, cache=cache), ws
 
 
