@@ -15,11 +15,9 @@ history.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import Engine, Table, func, select, update
@@ -30,6 +28,17 @@ from coincast.db import make_engine
 from coincast.errors import DataError, NoDataError, StoreUnavailableError
 from coincast.settings import Settings
 
+from .cache_rows import (
+    CoinRow,
+    FetchLogRow,
+    HistorySummary,
+    MarketCoinLike,
+    as_date,
+    as_utc,
+    chunks,
+    opt_float,
+    utc_now,
+)
 from .cache_schema import (
     MIGRATIONS,
     SCHEMA_COMPONENT,
@@ -60,92 +69,6 @@ Source = Literal["coingecko", "csv"]
 _CHUNK = 1000
 
 
-class MarketCoinLike(Protocol):
-    """What ``upsert_coins`` reads from a coin (``coincast.data.coingecko.MarketCoin``)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def volume_rank(self) -> int: ...
-    @property
-    def market_cap_rank(self) -> int | None: ...
-    @property
-    def current_price(self) -> float | None: ...
-    @property
-    def total_volume(self) -> float | None: ...
-    @property
-    def market_cap(self) -> float | None: ...
-    @property
-    def high_24h(self) -> float | None: ...
-    @property
-    def low_24h(self) -> float | None: ...
-    @property
-    def price_change_percentage_24h(self) -> float | None: ...
-
-
-@dataclass(frozen=True)
-class CoinRow:
-    id: str
-    symbol: str
-    name: str
-    volume_rank: int | None
-    market_cap_rank: int | None
-    current_price: float | None
-    total_volume: float | None
-    market_cap: float | None
-    high_24h: float | None
-    low_24h: float | None
-    price_change_percentage_24h: float | None
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class HistorySummary:
-    coin_id: str
-    rows: int
-    first: date
-    last: date
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FetchLogRow:
-    coin_id: str | None
-    kind: str
-    started_at: datetime
-    finished_at: datetime
-    ok: bool
-    rows: int
-    requested_days: int | None
-    message: str | None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything stored here is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _opt(value: Any) -> float | None:
-    """NaN means "no value" in a frame and NULL in the table."""
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]
-
-
 class MarketCache:
     """Coin list, daily history and fetch log of every coin, in ``settings``' database."""
 
@@ -161,7 +84,7 @@ class MarketCache:
 
     def upsert_coins(self, coins: Sequence[MarketCoinLike]) -> None:
         """Store a top list as the current snapshot: coins not in it lose their rank."""
-        now = _now()
+        now = utc_now()
         rows = [
             {
                 "id": c.id,
@@ -169,12 +92,12 @@ class MarketCache:
                 "name": c.name,
                 "volume_rank": c.volume_rank,
                 "market_cap_rank": c.market_cap_rank,
-                "current_price": _opt(c.current_price),
-                "total_volume": _opt(c.total_volume),
-                "market_cap": _opt(c.market_cap),
-                "high_24h": _opt(c.high_24h),
-                "low_24h": _opt(c.low_24h),
-                "price_change_percentage_24h": _opt(c.price_change_percentage_24h),
+                "current_price": opt_float(c.current_price),
+                "total_volume": opt_float(c.total_volume),
+                "market_cap": opt_float(c.market_cap),
+                "high_24h": opt_float(c.high_24h),
+                "low_24h": opt_float(c.low_24h),
+                "price_change_percentage_24h": opt_float(c.price_change_percentage_24h),
                 "updated_at": now,
             }
             for c in coins
@@ -182,7 +105,7 @@ class MarketCache:
         try:
             with self.engine.begin() as conn:
                 conn.execute(update(coins_table).values(volume_rank=None))
-                for chunk in _chunks(rows, _CHUNK):
+                for chunk in chunks(rows, _CHUNK):
                     conn.execute(self._upsert(coins_table, ["id"]), chunk)
         except SQLAlchemyError as exc:
             raise self._unavailable("store the coin list in", exc) from exc
@@ -196,7 +119,7 @@ class MarketCache:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             result = conn.execute(query).mappings().all()
-        return [CoinRow(**{**row, "updated_at": _aware(row["updated_at"])}) for row in result]
+        return [CoinRow(**{**row, "updated_at": as_utc(row["updated_at"])}) for row in result]
 
     # --- daily history -------------------------------------------------------------------
 
@@ -217,14 +140,14 @@ class MarketCache:
                 f"{coin_id}: price is missing or not positive on {bad[0].date()} "
                 f"({len(bad)} day(s)); nothing was stored. Fix the source data and retry."
             )
-        now = _now()
+        now = utc_now()
         rows = [
             {
                 "coin_id": coin_id,
                 "date": day,
                 "price": float(price),
-                "volume": _opt(volume),
-                "market_cap": _opt(cap),
+                "volume": opt_float(volume),
+                "market_cap": opt_float(cap),
                 "source": source,
                 "stored_at": now,
             }
@@ -246,7 +169,7 @@ class MarketCache:
                     .where(daily_table.c.coin_id == coin_id)
                 ).scalar_one()
                 stmt = self._upsert(daily_table, ["coin_id", "date"])
-                for chunk in _chunks(rows, _CHUNK):
+                for chunk in chunks(rows, _CHUNK):
                     conn.execute(stmt, chunk)
                 after = conn.execute(
                     select(func.count())
@@ -272,9 +195,9 @@ class MarketCache:
             .order_by(daily_table.c.date)
         )
         if start is not None:
-            query = query.where(daily_table.c.date >= _as_date(start))
+            query = query.where(daily_table.c.date >= as_date(start))
         if end is not None:
-            query = query.where(daily_table.c.date <= _as_date(end))
+            query = query.where(daily_table.c.date <= as_date(end))
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:
@@ -298,7 +221,7 @@ class MarketCache:
             value = conn.execute(
                 select(func.max(daily_table.c.date)).where(daily_table.c.coin_id == coin_id)
             ).scalar_one()
-        return _as_date(value) if value is not None else None
+        return as_date(value) if value is not None else None
 
     def summaries(self) -> list[HistorySummary]:
         """One line per coin with stored days (what ``coincast data show`` lists)."""
@@ -322,8 +245,8 @@ class MarketCache:
             HistorySummary(
                 coin_id=r[0],
                 rows=int(r[1]),
-                first=_as_date(r[2]),
-                last=_as_date(r[3]),
+                first=as_date(r[2]),
+                last=as_date(r[3]),
                 sources=tuple(sorted(sources.get(r[0], ()))),
             )
             for r in rows
@@ -343,7 +266,7 @@ class MarketCache:
         started_at: datetime | None = None,
     ) -> None:
         """Record one fetch attempt, so ``show`` can say when data was last refreshed."""
-        finished = _now()
+        finished = utc_now()
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -372,8 +295,8 @@ class MarketCache:
             FetchLogRow(
                 coin_id=r["coin_id"],
                 kind=r["kind"],
-                started_at=_aware(r["started_at"]),
-                finished_at=_aware(r["finished_at"]),
+                started_at=as_utc(r["started_at"]),
+                finished_at=as_utc(r["finished_at"]),
                 ok=bool(r["ok"]),
                 rows=int(r["rows"]),
                 requested_days=r["requested_days"],
@@ -410,11 +333,3 @@ class MarketCache:
     def _where(self) -> str:
         url = self.engine.url
         return str(url.database) if url.drivername.startswith("sqlite") else url.render_as_string()
-
-
-def _as_date(value: Any) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return pd.Timestamp(value).date()
