@@ -6,19 +6,15 @@ and keeping them out of the store's revision chain lets either side evolve witho
 touching the other. So ``schema_versions`` records, per component (``"market"`` here), the
 number of the last migration applied; :data:`MIGRATIONS` is an append-only list applied
 in one transaction, once per process and database (sqlite-utils' scheme). Concurrent
-first starts are serialised like the store's: a PostgreSQL advisory lock, or a lock file
-beside the SQLite database. Moving to Alembic later is one revision that creates these
-tables if absent, then ``schema_versions`` can be dropped.
+first starts are serialised with the store's own helper (``coincast.schema_lock``).
+Moving to Alembic later is one revision that creates these tables if absent, then
+``schema_versions`` can be dropped.
 """
 
 from __future__ import annotations
 
-import fcntl
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlalchemy import (
     Boolean,
@@ -33,11 +29,11 @@ from sqlalchemy import (
     Table,
     Text,
     select,
-    text,
     update,
 )
 
 from coincast.db import metadata
+from coincast.schema_lock import OncePerDatabase, migration_transaction
 
 __all__ = [
     "MIGRATIONS",
@@ -119,43 +115,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-_MIGRATED: set[str] = set()
-_MIGRATE_LOCK = threading.Lock()
+_ONCE = OncePerDatabase()
 _PG_LOCK_KEY = 0x6D6B7464  # "mktd": not the store's key, so the two never wait on each other
 
 
 def ensure_schema(engine: Engine) -> None:
     """Run :func:`migrate` once per process and database, serialised across processes."""
-    key = engine.url.render_as_string(hide_password=False)
-    with _MIGRATE_LOCK:
-        if key in _MIGRATED:
-            return
-        with _file_lock(engine):
-            migrate(engine)
-        _MIGRATED.add(key)
-
-
-@contextmanager
-def _file_lock(engine: Engine) -> Iterator[None]:
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    path = Path(database).with_name(Path(database).name + ".market-lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    _ONCE.run(engine, lambda: migrate(engine))
 
 
 def migrate(engine: Engine) -> int:
     """Apply the market migrations not yet recorded; return the schema version."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    with migration_transaction(engine, lock_name=".market-lock", pg_key=_PG_LOCK_KEY) as conn:
         metadata.create_all(conn, tables=[schema_versions], checkfirst=True)
         current = conn.execute(
             select(schema_versions.c.version).where(schema_versions.c.component == SCHEMA_COMPONENT)
