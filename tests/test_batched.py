@@ -54,8 +54,9 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module, atol: float) -> 
         torch.testing.assert_close(p, q, atol=atol, rtol=0, msg=name)
 
 
-# Different lengths (and short last batches: 150 % 32, 97 % 32, 64 % 32 == 0).
-LENGTHS = [150, 97, 64]
+# Different lengths (and short last batches: 150 % 32, 97 % 32, 64 % 32 == 0), not in
+# length order: train_many groups models longest first and must map everything back.
+LENGTHS = [97, 64, 150]
 
 
 def test_each_model_equals_training_it_alone() -> None:
@@ -82,7 +83,14 @@ def test_per_model_early_stopping_and_lr_decay_match_sequential() -> None:
     cfg = TrainConfig(epochs=25, lr=2e-2, patience=3, lr_decay_patience=1, min_lr=5e-3)
     together = fresh([4, 5, 6])
     reports: list[BatchedEpochReport] = []
-    results = train_many(together, data, cfg, on_epoch=reports.append)
+    per_model: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    results = train_many(
+        together,
+        data,
+        cfg,
+        on_epoch=reports.append,
+        on_model_epoch=lambda i, rep: per_model[i].append(rep.loss),
+    )
     solos = []
     for i, seed in enumerate([4, 5, 6]):
         alone = fresh([seed])[0]
@@ -91,8 +99,11 @@ def test_per_model_early_stopping_and_lr_decay_match_sequential() -> None:
     assert [r.epochs_run for r in results] == [s.epochs_run for s in solos]
     assert [r.best_epoch for r in results] == [s.best_epoch for s in solos]
     assert [r.stopped_early for r in results] == [s.stopped_early for s in solos]
-    for r, s in zip(results, solos, strict=True):
+    for i, (r, s) in enumerate(zip(results, solos, strict=True)):
         assert [h.lr for h in r.history] == [h.lr for h in s.history]
+        # Callbacks name models by their index in the caller's list, not the grouping.
+        assert per_model[i] == [h.loss for h in r.history]
+        assert [rep.losses[i] for rep in reports[: r.epochs_run]] == per_model[i]
     # On this data the models stop at different epochs, so masking was exercised.
     assert len({r.epochs_run for r in results}) > 1
     assert any(r.stopped_early for r in results)

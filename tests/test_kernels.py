@@ -7,7 +7,8 @@ import os
 import pytest
 import torch
 
-from coincast.model.batched import _loss_and_grads, _Workspaces
+from coincast.model.batched import _loss_and_grads
+from coincast.model.batched_state import WorkspacePool
 from coincast.model.kernels import (
     FlatParams,
     LayerWorkspace,
@@ -132,7 +133,7 @@ def test_stacked_model_loss_and_grads_equal_autograd_with_masks(native: bool) ->
     for i, n in enumerate(counts):
         wb[i, :n] = 1.0 / n
     flat = FlatParams(stack_params(models))
-    ws = _Workspaces(7, (2, 6, 5), native=native).get(3, 4)
+    ws = WorkspacePool(7, (2, 6, 5), native=native).get(3, 4)
     loss, grad = _loss_and_grads(flat.params, xb.transpose(1, 2).contiguous(), yb, wb, ws)
     grad_views = flat.views(grad)
     for i, model in enumerate(models):

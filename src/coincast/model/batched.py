@@ -24,6 +24,7 @@ run); ``train_model`` trains those with the reference loop.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from coincast.errors import DataError
+from coincast.model.batched_state import StackedAdam, WorkspacePool, pad_stack
 from coincast.model.kernels import (
     FlatParams,
     LayerWorkspace,
@@ -40,7 +42,6 @@ from coincast.model.kernels import (
 )
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.train import (
-    ADAM_EPS,
     CancelToken,
     EpochReport,
     Plateau,
@@ -53,8 +54,6 @@ __all__ = ["BatchedEpochReport", "Dataset", "predict_stacked", "train_many"]
 
 Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
 """(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
-
-BETA1, BETA2 = 0.9, 0.999  # Adam defaults (PyTorch and Keras agree)
 
 
 @dataclass(frozen=True)
@@ -144,74 +143,6 @@ def _loss_and_grads(
     return loss, torch.cat([g.reshape(m, -1) for g in grads], dim=1)
 
 
-class _Adam:
-    """Adam over flat stacked parameters with per-model step counts and learning rates.
-
-    Same update as ``torch.optim.Adam`` (single-tensor path): bias-corrected step size
-    lr / (1 - b1^t) and denominator sqrt(v) / sqrt(1 - b2^t) + eps.
-    """
-
-    def __init__(self, flat: torch.Tensor, lr: float) -> None:
-        m = flat.shape[0]
-        self.exp_avg = torch.zeros_like(flat)
-        self.exp_avg_sq = torch.zeros_like(flat)
-        self.steps = torch.zeros(m, dtype=torch.float64)
-        self.lr = torch.full((m,), lr, dtype=torch.float64)
-
-    def step(self, flat: torch.Tensor, grad: torch.Tensor, rows: slice | torch.Tensor) -> None:
-        """Update the models ``rows`` (a slice: in place on views; indices: gather/scatter)."""
-        steps = self.steps[rows] + 1
-        step_size = (self.lr[rows] / (1 - BETA1**steps)).float().unsqueeze(1)
-        bc2_sqrt = torch.sqrt(1 - BETA2**steps).float().unsqueeze(1)
-        m, v = self.exp_avg[rows], self.exp_avg_sq[rows]
-        m.lerp_(grad, 1 - BETA1)
-        v.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
-        denom = v.sqrt().div_(bc2_sqrt).add_(ADAM_EPS)
-        update = (m / denom).mul_(step_size)
-        self.steps[rows] = steps
-        if isinstance(rows, slice):
-            flat[rows].sub_(update)
-        else:
-            self.exp_avg[rows], self.exp_avg_sq[rows] = m, v
-            flat[rows] = flat[rows] - update
-
-
-class _Workspaces:
-    """Kernel workspaces by (models, batch): one set of buffers per group size; a subset
-    of models (some finished their epoch or stopped) borrows the first rows of it."""
-
-    def __init__(self, window: int, sizes: tuple[int, ...], native: bool | None = None) -> None:
-        self.window, self.sizes, self.native = window, sizes, native
-        self.base: dict[int, list[LayerWorkspace]] = {}  # by batch size: the widest so far
-        self.views: dict[tuple[int, int], list[LayerWorkspace]] = {}
-
-    def get(self, m: int, b: int) -> list[LayerWorkspace]:
-        base = self.base.get(b)
-        if base is None or base[0].shape[0] < m:
-            base = [
-                LayerWorkspace(
-                    m, self.window, b, self.sizes[k], self.sizes[k + 1], native=self.native
-                )
-                for k in range(len(self.sizes) - 1)
-            ]
-            self.base[b] = base
-            self.views = {key: v for key, v in self.views.items() if key[1] != b}
-        if base[0].shape[0] == m:
-            return base
-        if (m, b) not in self.views:
-            self.views[(m, b)] = [LayerWorkspace(m, *ws.shape[1:], parent=ws) for ws in base]
-        return self.views[(m, b)]
-
-
-def _pad(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack sets of different lengths along a new model axis, zero-padded to the longest."""
-    n_max = max(t.shape[0] for t in tensors)
-    out = tensors[0].new_zeros((len(tensors), n_max, *tensors[0].shape[1:]))
-    for i, t in enumerate(tensors):
-        out[i, : t.shape[0]] = t
-    return out
-
-
 def train_many(
     models: Sequence[LSTMRegressor],
     datasets: Sequence[Dataset],
@@ -228,9 +159,11 @@ def train_many(
     ``on_epoch`` reports overall progress; ``on_model_epoch(i, report)`` gives the
     per-model report ``train_model`` would have passed to its callback.
 
-    ``group_size``: each step runs the models in groups of this many (None: all at
-    once). Past a few dozen models the per-step buffers fall out of the CPU caches and
-    throughput drops; every group still shares each op. Results do not depend on it.
+    ``group_size``: each step runs the models in groups of at most this many (None: all
+    at once), of equal size. Past a few dozen models the per-step buffers fall out of
+    the CPU caches and throughput drops; every group still shares each op. Models are
+    grouped longest history first, so the models still in their epoch at a late step are
+    the first rows of their group (a view, no copy). Results do not depend on either.
     """
     config = config or TrainConfig()
     if len(models) != len(datasets) or not models:
@@ -242,10 +175,45 @@ def train_many(
         )
     for model, (x, y, xv, yv) in zip(models, datasets, strict=True):
         check_training_data(model, x, y, xv, yv)
+    order = sorted(range(len(models)), key=lambda i: -int(datasets[i][0].shape[0]))
+    back = {k: i for i, k in enumerate(order)}  # original index → sorted position
+
+    def epoch_report(r: BatchedEpochReport) -> None:
+        assert on_epoch is not None
+        losses = [r.losses[back[i]] for i in range(len(order))]
+        val_losses = [r.val_losses[back[i]] for i in range(len(order))]
+        on_epoch(dataclasses.replace(r, losses=losses, val_losses=val_losses))
+
+    def model_report(i: int, report: EpochReport) -> None:
+        assert on_model_epoch is not None
+        on_model_epoch(order[i], report)
+
+    results = _train_sorted(
+        [models[i] for i in order],
+        [datasets[i] for i in order],
+        config,
+        epoch_report if on_epoch is not None else None,
+        cancel,
+        model_report if on_model_epoch is not None else None,
+        group_size,
+    )
+    return [results[back[i]] for i in range(len(order))]
+
+
+def _train_sorted(
+    models: Sequence[LSTMRegressor],
+    datasets: Sequence[Dataset],
+    config: TrainConfig,
+    on_epoch: OnBatchedEpoch | None,
+    cancel: CancelToken | None,
+    on_model_epoch: Callable[[int, EpochReport], None] | None,
+    group_size: int | None,
+) -> list[TrainResult]:
+    """``train_many`` on models ordered by training-set size, longest first."""
     has_val = [d[2] is not None and d[3] is not None for d in datasets]
     n_models = len(models)
     sizes = torch.tensor([d[0].shape[0] for d in datasets])
-    x_all, y_all = _pad([d[0] for d in datasets]), _pad([d[1] for d in datasets])
+    x_all, y_all = pad_stack([d[0] for d in datasets]), pad_stack([d[1] for d in datasets])
     val: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
     if any(has_val):
         # A model without validation data gets one dummy row of weight 0 (and monitors
@@ -260,7 +228,7 @@ def train_many(
                 xvs.append(x[:1])
                 yvs.append(y[:1])
                 masks.append(torch.zeros(1))
-        val = (_pad(xvs), _pad(yvs), _pad(masks))
+        val = (pad_stack(xvs), pad_stack(yvs), pad_stack(masks))
 
     bs = config.batch_size
     n_batches = (sizes + bs - 1) // bs  # [M]
@@ -268,10 +236,11 @@ def train_many(
     model_rows = torch.arange(n_models).unsqueeze(1)
     stacked = FlatParams(stack_params(models))
     params = stacked.params
-    adam = _Adam(stacked.flat, config.lr)
+    adam = StackedAdam(stacked.flat, config.lr)
     first = models[0].config
-    workspaces = _Workspaces(int(x_all.shape[2]), (first.n_features, *first.units))
-    size = n_models if group_size is None else max(1, group_size)
+    workspaces = WorkspacePool(int(x_all.shape[2]), (first.n_features, *first.units))
+    n_groups = 1 if group_size is None else -(-n_models // max(1, group_size))
+    size = -(-n_models // n_groups)  # equal groups: 100 in fours of 25, not 32+32+32+4
     groups = [(g0, min(g0 + size, n_models)) for g0 in range(0, n_models, size)]
     group_params = {g0: stacked.views(stacked.flat[g0:g1]) for g0, g1 in groups}
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
@@ -313,13 +282,19 @@ def train_many(
                 break
             for g0, g1 in groups:
                 active = [i for i in range(g0, g1) if running_now[i] and nb_list[i] > j]
-                if len(active) == g1 - g0:  # the common case: views, no copies
-                    ws = workspaces.get(g1 - g0, bs)
+                n_act = len(active)
+                if active and active[-1] == g0 + n_act - 1:  # a prefix: views, no copies
+                    a1 = g0 + n_act
+                    ws = workspaces.get(n_act, bs)
+                    if a1 == g1:
+                        sub_params = group_params[g0]
+                    else:
+                        sub_params = stacked.views(stacked.flat[g0:a1])
                     loss, grad = _loss_and_grads(
-                        group_params[g0], xe[j, g0:g1], ye[j, g0:g1], we[j, g0:g1], ws
+                        sub_params, xe[j, g0:a1], ye[j, g0:a1], we[j, g0:a1], ws
                     )
-                    adam.step(stacked.flat, grad, slice(g0, g1))
-                    batch_losses[j, g0:g1] = loss
+                    adam.step(stacked.flat, grad, slice(g0, a1))
+                    batch_losses[j, g0:a1] = loss
                 elif active:
                     key = (g0, len(active))  # within an epoch the active set only shrinks
                     if key not in subsets:
