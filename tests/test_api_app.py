@@ -16,7 +16,7 @@ def test_routing_errors_are_json(live_server: LiveServer) -> None:
         for method, path, status in [
             ("GET", "/nope", 404),
             ("POST", "/nope/deeper", 404),
-            ("DELETE", "/health", 404),  # unknown method+path pairs under /api are 404
+            ("DELETE", "/health", 405),  # a known path, a method it lacks (Allow: GET)
             ("POST", live_server.url + "/index.html", 405),  # the static page is read-only
         ]:
             r = c.request(method, path)

@@ -15,15 +15,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route, compile_path
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from coincast import __version__
 from coincast.errors import AuthError, CoincastError
+from coincast.server.deps import path_error
 from coincast.server.jobs import JobManager
 from coincast.server.limits import BodySizeLimit
 from coincast.server.services import Services, is_loopback
@@ -95,17 +99,16 @@ def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
 
     from coincast.server.routes import coins, forecasts, jobs, meta, models
 
-    for module in (meta, coins, models, forecasts, jobs):
-        app.include_router(module.router, prefix=API_PREFIX)
+    routers = [m.router for m in (meta, coins, models, forecasts, jobs)]
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
 
-    @app.api_route(
-        "/api/{rest:path}",
-        methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"],
-        include_in_schema=False,
+    # Every method, so no API request falls through to the static site: unknown paths are
+    # 404, known paths asked with a method they lack are 405 with the whole Allow list.
+    # (An ASGI callable, not a function: Starlette would limit a function route to GET.)
+    app.router.routes.append(
+        Route("/api/{rest:path}", _ApiFallback(routers), include_in_schema=False)
     )
-    def api_not_found(rest: str) -> None:
-        """Unknown API paths are 404 JSON, not the static site's 405 for non-GET."""
-        raise StarletteHTTPException(404)
 
     limit = settings.max_model_json_bytes + settings.max_weights_bytes + _MULTIPART_OVERHEAD
     app.add_middleware(BodySizeLimit, max_bytes=limit)
@@ -123,6 +126,29 @@ def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
     return app
 
 
+class _ApiFallback:
+    """Requests no API route fully matched: 405 (with Allow) if the path exists, else 404.
+
+    Starlette alone would answer 405 naming only the first route of that path (there is
+    one route per method here), or let the static site answer; either misleads a client.
+    """
+
+    def __init__(self, routers: list[APIRouter]) -> None:
+        self._routes = [
+            (compile_path(API_PREFIX + route.path)[0], route.methods or set())
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        allowed = {m for regex, methods in self._routes if regex.match(path) for m in methods}
+        if not allowed:
+            raise StarletteHTTPException(404)
+        raise StarletteHTTPException(405, headers={"Allow": ", ".join(sorted(allowed))})
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CoincastError)
     async def coincast_error(_request: Request, exc: CoincastError) -> JSONResponse:
@@ -132,7 +158,13 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "ValidationError", _describe(exc.errors()))
+        errors = list(exc.errors())
+        bad_paths = [_bad_path_segment(err) for err in errors]
+        if errors and all(bad_paths):
+            # A malformed name or id in the URL: the same 400 the store gives for it.
+            messages = dict.fromkeys(str(m) for m in bad_paths)  # a segment may be read twice
+            return error_response(400, "InvalidRequestError", " ".join(messages))
+        return error_response(422, "ValidationError", _describe(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -141,7 +173,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         if status == 404:
             message = "No such route or file. The API lives under /api/v1 (see /docs)."
         elif status == 405:
+            allow = (exc.headers or {}).get("Allow")
             message = "This route does not accept that method; see /docs for the allowed ones."
+            if allow:
+                message = f"This route accepts only {allow}; see /docs for what each one does."
         elif status == 400 and not message.endswith("."):
             message = f"Malformed request: {message}. Send the body the route documents in /docs."
         response = error_response(status, _HTTP_TYPES.get(status, "HttpError"), message)
@@ -158,6 +193,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             "The server hit an unexpected error; nothing was changed. Please report it with "
             "the time of the request (the server log has the details).",
         )
+
+
+def _bad_path_segment(err: Any) -> str | None:
+    """The message for a path segment breaking its declared pattern, else None."""
+    loc = err.get("loc", ())
+    if err.get("type") != "string_pattern_mismatch" or len(loc) != 2 or loc[0] != "path":
+        return None
+    return path_error(str(loc[1]), err.get("input"))
 
 
 def _describe(errors: Any) -> str:

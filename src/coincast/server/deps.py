@@ -17,7 +17,12 @@ from coincast.errors import AuthError, ForbiddenError
 from coincast.server.jobs import JobManager
 from coincast.server.services import Services
 from coincast.settings import Settings
-from coincast.store.registry import ModelRegistry, validate_name
+from coincast.store.registry import (
+    NAME_PATTERN,
+    VERSION_PATTERN,
+    ModelRegistry,
+    validate_name,
+)
 from coincast.store.users import LOCAL_USER, UserStore
 
 __all__ = [
@@ -32,14 +37,59 @@ __all__ = [
     "ReadableModelDep",
     "UserPath",
     "NamePath",
+    "VersionPath",
+    "CoinPath",
+    "COIN_PATTERN",
+    "PATH_RULES",
+    "path_error",
 ]
 
 # Documents the scheme in OpenAPI; the header itself is parsed below, because
 # ``auto_error=False`` would silently treat "Basic …" as "no token".
 _bearer = HTTPBearer(auto_error=False, description="Token from `coincast users add NAME`.")
 
-UserPath = Annotated[str, Path(min_length=1, max_length=64, description="User name.")]
-NamePath = Annotated[str, Path(min_length=1, max_length=64, description="Model name.")]
+# Constrained path segments declare their pattern in OpenAPI, so clients (and schemathesis)
+# know the rule before sending; a value that breaks it is a 400 with the hint below
+# (``coincast.server.app``), worded like ``validate_name``'s own message.
+_NAME_RULE = (
+    "use 1-64 characters from letters, digits, '.', '_' and '-', starting with a letter or digit"
+)
+COIN_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+PATH_RULES: dict[str, tuple[str, str]] = {
+    "user": ("user name", _NAME_RULE),
+    "name": ("model name", _NAME_RULE),
+    "version": ("version", "use a number such as 3 (or 'v3'), or 'latest'"),
+    "coin": ("coin id", "use CoinGecko's id in lower case, e.g. 'bitcoin'"),
+}
+
+UserPath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN, description="User name.")
+]
+NamePath = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=NAME_PATTERN, description="Model name.")
+]
+VersionPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=10,
+        pattern=VERSION_PATTERN,
+        description="A number (3 or v3) or 'latest'.",
+    ),
+]
+CoinPath = Annotated[
+    str,
+    Path(min_length=1, max_length=100, pattern=COIN_PATTERN, description="CoinGecko coin id."),
+]
+
+
+def path_error(param: str, value: object) -> str | None:
+    """The 400 message for a path segment that breaks its pattern; None if not ours."""
+    rule = PATH_RULES.get(param)
+    if rule is None:
+        return None
+    what, hint = rule
+    return f"Invalid {what} {value!r}: {hint}."
 
 
 def get_services(request: Request) -> Services:

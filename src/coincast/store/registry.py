@@ -41,10 +41,16 @@ __all__ = [
     "validate_name",
     "parse_version",
     "WEIGHTS_PATH",
+    "NAME_PATTERN",
+    "VERSION_PATTERN",
 ]
 
 WEIGHTS_PATH = "model.weights.bin"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""User and model names: one safe path segment (the server's OpenAPI declares it too)."""
+VERSION_PATTERN = r"^(latest|v?[1-9][0-9]{0,8})$"
+"""Version strings ``parse_version`` accepts (without leading zeros), for OpenAPI."""
+_NAME_RE = re.compile(NAME_PATTERN)
 
 
 @dataclass(frozen=True)

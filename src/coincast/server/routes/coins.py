@@ -9,33 +9,22 @@ CoinGecko calls: two tabs opening the page must not double the requests.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from coincast.data.cache import MarketCache
-from coincast.errors import InvalidRequestError, NoDataError
-from coincast.server.deps import SettingsDep, UserDep
+from coincast.errors import NoDataError
+from coincast.server.deps import CoinPath, SettingsDep, UserDep
 from coincast.server.routes import ERRORS, SOURCE_ERRORS
 from coincast.server.schemas import CoinOut, CoinsOut, HistoryOut, RefreshOut
 from coincast.settings import Settings
 
 router = APIRouter(tags=["coins"], responses={**ERRORS, **SOURCE_ERRORS})
 
-_COIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-CoinPath = Annotated[str, Path(min_length=1, max_length=100, description="CoinGecko coin id.")]
 Limit = Annotated[int, Query(ge=1, le=250, description="How many coins, by 24 h volume.")]
-
-
-def _coin(coin: str) -> str:
-    if not _COIN_RE.fullmatch(coin):
-        raise InvalidRequestError(
-            f"Invalid coin id {coin!r}: use CoinGecko's id in lower case, e.g. 'bitcoin'."
-        )
-    return coin
 
 
 def _lock(request: Request) -> threading.Lock:
@@ -118,7 +107,6 @@ def history(
     start: date | None = None,
     end: date | None = None,
 ) -> HistoryOut:
-    _coin(coin)
     cache = MarketCache(settings)
     if cache.last_date(coin) is None:
         with _lock(request):
@@ -146,6 +134,5 @@ def history(
 def refresh_history(
     request: Request, coin: CoinPath, _user: UserDep, settings: SettingsDep
 ) -> RefreshOut:
-    _coin(coin)
     with _lock(request):
         return _refresh(settings, MarketCache(settings), coin)

@@ -12,13 +12,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 
 from coincast.errors import ModelFormatError, NoDataError
-from coincast.server.deps import NamePath, ReadableModelDep, RegistryDep, SettingsDep
+from coincast.server.deps import (
+    NamePath,
+    ReadableModelDep,
+    RegistryDep,
+    SettingsDep,
+    VersionPath,
+)
 from coincast.server.routes import ERRORS
 from coincast.server.schemas import ForecastIn, ForecastOut
 from coincast.server.views import metrics_summary, skill_sentence
@@ -27,9 +33,6 @@ from coincast.store.registry import ModelRegistry
 
 router = APIRouter(tags=["forecasts"], responses=ERRORS)
 
-VersionPath = Annotated[
-    str, Path(min_length=1, max_length=12, description="A number (3 or v3) or 'latest'.")
-]
 _CACHE_SIZE = 32
 _ONE_DAY = pd.Timedelta(days=1)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -23,6 +23,7 @@ from coincast.server.deps import (
     ReadableModelDep,
     RegistryDep,
     SettingsDep,
+    VersionPath,
 )
 from coincast.server.routes import ERRORS
 from coincast.server.schemas import ModelOut, ModelsOut, PublicIn, VersionOut, VersionsOut
@@ -32,9 +33,6 @@ from coincast.store.registry import ModelRegistry, validate_name
 
 router = APIRouter(tags=["models"], responses=ERRORS)
 
-VersionPath = Annotated[
-    str, Path(min_length=1, max_length=12, description="A number (3 or v3) or 'latest'.")
-]
 _JSON_FIELDS = ("model.json", "model_json")
 _WEIGHT_FIELDS = ("model.weights.bin", "model_weights_bin")
 _CACHE = "private, no-cache"
@@ -104,13 +102,16 @@ async def read_upload(request: Request, settings: Settings) -> tuple[bytes, byte
     return model_json, weights or b""
 
 
-async def _save(
+_PARENT = Query(ge=1, le=10**9, description="Version this was trained from.")
+
+
+async def upload(
     request: Request,
-    user: str,
-    name: str,
-    registry: ModelRegistry,
-    settings: Settings,
-    parent: int | None,
+    user: OwnerDep,
+    name: NamePath,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    parent: Annotated[int | None, _PARENT] = None,
 ) -> VersionOut:
     validate_name(name)
     model_json, weights = await read_upload(request, settings)
@@ -120,43 +121,22 @@ async def _save(
     return version_out(registry, info)
 
 
-_PARENT = Query(ge=1, le=10**9, description="Version this was trained from.")
-
-
-@router.post(
-    "/users/{user}/models/{name}",
-    response_model=VersionOut,
-    status_code=201,
-    openapi_extra=_UPLOAD_DOC,
-    summary="Upload a TF.js model (multipart) as the next version",
-)
-async def upload_post(
-    request: Request,
-    user: OwnerDep,
-    name: NamePath,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    parent: Annotated[int | None, _PARENT] = None,
-) -> VersionOut:
-    return await _save(request, user, name, registry, settings, parent)
-
-
-@router.put(
-    "/users/{user}/models/{name}",
-    response_model=VersionOut,
-    status_code=201,
-    openapi_extra=_UPLOAD_DOC,
-    summary="Upload a TF.js model (PUT, same as POST)",
-)
-async def upload_put(
-    request: Request,
-    user: OwnerDep,
-    name: NamePath,
-    registry: RegistryDep,
-    settings: SettingsDep,
-    parent: Annotated[int | None, _PARENT] = None,
-) -> VersionOut:
-    return await _save(request, user, name, registry, settings, parent)
+# One handler, two OpenAPI operations: TF.js's tf.io.http sends POST by default, and PUT is
+# what a "store this file here" client expects; both make the next version.
+for _method, _summary_text in (
+    ("POST", "Upload a TF.js model (multipart) as the next version"),
+    ("PUT", "Upload a TF.js model (PUT, same as POST)"),
+):
+    router.add_api_route(
+        "/users/{user}/models/{name}",
+        upload,
+        methods=[_method],
+        name=f"upload_{_method.lower()}",
+        response_model=VersionOut,
+        status_code=201,
+        openapi_extra=_UPLOAD_DOC,
+        summary=_summary_text,
+    )
 
 
 @router.get("/users/{user}/models", response_model=ModelsOut)
