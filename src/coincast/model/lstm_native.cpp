@@ -3,10 +3,9 @@
 // Why: at the paper model's size (50 units, batch 32) a time step is one small batched
 // matmul plus element-wise work on ~50k values per model group. From Python that is
 // eight dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
-// nanosecond. Here each step is one ATen batched matmul (MKL/oneDNN, as before) and a
-// single fused pass over the gates, whose exp calls GCC vectorises to glibc's libmvec
-// (-ffast-math); the derivative factors the backward pass needs are written in the same
-// pass while the values are in cache. Loaded by coincast/model/native.py, which falls
+// nanosecond. Here each step is one ATen batched matmul (MKL, as before) and a single
+// fused, vectorised pass over the gates; the derivative factors the backward pass needs
+// are written in the same pass while the values are in cache. Loaded by coincast/model/native.py, which falls
 // back to the Python kernel when no compiler is available.
 //
 // Layouts are those of kernels.py (model-major, float32, contiguous), with the internal
@@ -21,19 +20,30 @@
 
 namespace {
 
-// Both from exp(-|z|), which lies in (0, 1]: no overflow for any input (fast-math's
-// libmvec exp returns garbage past 88, and reassociation would turn inf / inf into NaN),
-// and NaN passes through. GCC vectorises the exp calls to glibc's 8-wide libmvec expf
-// under -ffast-math; glibc's own vector tanhf measured 30 % slower here.
-inline float sigmoid(float z) {
-  const float e = std::exp(-std::fabs(z));
-  return (z >= 0.0f ? 1.0f : e) / (1.0f + e);
+// tanh as a rational function, with the single-precision coefficients of Eigen's float
+// tanh (also used by XLA and onnxruntime): a few ulp from tanhf on [-7.9, 7.9], where
+// tanh rounds to +-1 in float. It is plain arithmetic, so GCC vectorises the gate loops
+// without -ffast-math, keeps NaN (a diverged model must show as NaN), and it measured
+// faster than glibc's vectorised expf- or tanhf-based forms.
+inline float tanh_(float x) {
+  constexpr float kClamp = 7.90531110763549805f;
+  x = x > kClamp ? kClamp : (x < -kClamp ? -kClamp : x);  // NaN passes through
+  const float x2 = x * x;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 - 8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
 }
 
-inline float tanh_(float z) {
-  const float e = std::exp(-2.0f * std::fabs(z));
-  return std::copysign((1.0f - e) / (1.0f + e), z);
-}
+inline float sigmoid(float z) { return 0.5f + 0.5f * tanh_(0.5f * z); }
 
 void check(const at::Tensor& t, int64_t dim, const char* name) {
   TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32");

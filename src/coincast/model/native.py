@@ -39,14 +39,16 @@ _state: dict[str, Any] = {}
 def _flags() -> tuple[list[str], str]:
     """Compiler flags for this CPU, and a tag naming them (part of the build's name)."""
     capability = torch.backends.cpu.get_cpu_capability()  # "DEFAULT", "AVX2", "AVX512", ...
-    flags = ["-O3", "-ffast-math"]
+    # FMA for a * b + c (C++17 mode turns it off); no FP traps, so GCC may vectorise the
+    # clamps in tanh (NaN still propagates: no -ffast-math).
+    flags = ["-O3", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno"]
     if capability.startswith("AVX"):
         flags += ["-mavx2", "-mfma"]
     return flags, capability.lower()
 
 
-def _build_dir(tag: str) -> tuple[Path, str]:
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:10]
+def _build_dir(tag: str, flags: list[str]) -> tuple[Path, str]:
+    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(flags).encode()).hexdigest()[:10]
     version = torch.__version__.replace("+", "_").replace(".", "_")
     name = f"coincast_lstm_{digest}_{tag}"
     cache = Path(platformdirs.user_cache_dir("coincast", appauthor=False))
@@ -62,7 +64,7 @@ def _load() -> tuple[Any | None, str]:
         from torch.utils import cpp_extension
 
         flags, tag = _flags()
-        build_dir, name = _build_dir(tag)
+        build_dir, name = _build_dir(tag, flags)
         build_dir.mkdir(parents=True, exist_ok=True)
         # ninja from the venv (pinned) when the venv is not on PATH (e.g. `.venv/bin/python`).
         bin_dir = str(Path(sys.executable).parent)
