@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
 
             elapsed2, markets2, chart2, results2 = run_once(fake, cache, args.coins)
             stored_ids = {r.coin_id for r in results if r.ok}
-            asked_again = chart2 - sum(1 for r in results2 if r.coin_id not in stored_ids)
+            stored_calls = sum(1 for r in results2 if r.coin_id in stored_ids and r.called_api)
+            skipped = sum(1 for r in results2 if r.status == "skipped_missing")
             print(
                 f"second run: {elapsed2:8.1f} s  {markets2 + chart2} calls ({markets2} list + "
-                f"{chart2} chart; {asked_again} for the {len(stored_ids)} stored coins, "
-                f"{chart2 - asked_again} for ids the fake does not know)"
+                f"{chart2} chart; {stored_calls} for the {len(stored_ids)} stored coins, "
+                f"{chart2 - stored_calls} for other ids; {skipped} ids CoinGecko 404'd "
+                "skipped without a call)"
             )
     finally:
         fake.stop()

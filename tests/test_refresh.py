@@ -101,10 +101,12 @@ def test_refresh_top_20_then_second_run_is_minimal(
     assert fake_coingecko.count("/coins/markets") == 1 and fake_coingecko.count(CHART) == 20
 
     second = refresh_top(client, cache, 20)
-    # One list call; chart calls only for coins that still have no data.
+    # One list call; no chart call: the coins with data are current, the unknown ones were
+    # answered 404 moments ago (test_refresh_missing.py covers the retry period).
     assert fake_coingecko.count("/coins/markets") == 2
-    assert fake_coingecko.count(CHART) == 20 + (20 - len(with_data))
+    assert fake_coingecko.count(CHART) == 20
     assert {r.coin_id for r in second if r.status == "up_to_date"} == with_data
+    assert {r.coin_id for r in second if r.status == "skipped_missing"} == set(ranked) - with_data
 
 
 def test_faults_are_retried_and_no_row_is_lost(

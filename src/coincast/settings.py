@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     http_timeout: float = Field(default=20.0, gt=0, description="Seconds per HTTP request.")
     max_retries: int = Field(default=5, ge=0, le=20)
     backoff_max: float = Field(default=90.0, gt=0, description="Longest wait between retries.")
+    missing_coin_retry_days: float = Field(
+        default=7, ge=0, description="Top-list refreshes skip ids CoinGecko 404'd this recently."
+    )
     # Storage
     database_url: str | None = Field(
         default=None,

@@ -30,7 +30,7 @@ from coincast.data.cache import MarketCache
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
-from coincast.data.refresh import RefreshResult, refresh_coin, refresh_top
+from coincast.data.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
 from coincast.errors import CoincastError, ConfigError, InvalidRequestError
 from coincast.settings import Settings
 
@@ -167,6 +167,7 @@ _STATUS_STYLE = {
     "up_to_date": "dim",
     "failed": "bold red",
     "skipped_stable": "yellow",
+    "skipped_missing": "yellow",
 }
 
 
@@ -182,7 +183,7 @@ def _summary_table(results: list[RefreshResult]) -> Table:
             f"[{style}]{r.status}[/]",
             str(r.new_rows),
             str(r.last_date or "-"),
-            escape(r.error or ""),
+            escape(r.error or r.note or ""),
         )
     return table
 
@@ -226,13 +227,8 @@ def refresh_cmd(
     _notices(client)
     _console().print(_summary_table(results))
     counts = {s: sum(r.status == s for r in results) for s in _STATUS_STYLE}
-    new_days = sum(r.new_rows for r in results)
-    _console().print(
-        f"{len(results)} coins: {counts['updated']} updated ({new_days} new days), "
-        f"{counts['up_to_date']} already up to date, {counts['skipped_stable']} stablecoins "
-        f"skipped, {counts['failed']} failed."
-    )
-    attempted = len(results) - counts["skipped_stable"]
+    _console().print(summary_line(results))
+    attempted = len(results) - counts["skipped_stable"] - counts["skipped_missing"]
     if attempted and counts["failed"] == attempted:
         _console(stderr=True).print(
             "[bold red]error:[/] every coin failed; see the problems above."

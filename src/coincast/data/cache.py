@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy import Engine, Table, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,6 +46,7 @@ from .cache_schema import (
     daily_table,
     ensure_schema,
     fetch_log_table,
+    missing_coins_table,
 )
 from .frame import HISTORY_COLUMNS, validate_history
 
@@ -61,6 +62,7 @@ __all__ = [
     "coins_table",
     "daily_table",
     "fetch_log_table",
+    "missing_coins_table",
 ]
 
 Source = Literal["coingecko", "csv"]
@@ -304,6 +306,33 @@ class MarketCache:
             )
             for r in result
         ]
+
+    # --- coins CoinGecko does not know ---------------------------------------------------
+
+    def mark_missing(self, coin_id: str, message: str | None = None) -> None:
+        """Remember (with the time) that CoinGecko answered "coin not found" for ``coin_id``."""
+        row = {"coin_id": coin_id, "seen_at": utc_now(), "message": message}
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self._upsert(missing_coins_table, ["coin_id"]), [row])
+        except SQLAlchemyError as exc:
+            raise self._unavailable(f"record {coin_id} as unknown in", exc) from exc
+
+    def forget_missing(self, coin_id: str) -> None:
+        """CoinGecko served ``coin_id`` after all: ask for it on every refresh again."""
+        table = missing_coins_table
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(table).where(table.c.coin_id == coin_id))
+        except SQLAlchemyError as exc:
+            raise self._unavailable(f"update {coin_id}'s entry in", exc) from exc
+
+    def missing_coins(self) -> dict[str, datetime]:
+        """Ids CoinGecko last answered "coin not found" for, with when it did."""
+        table = missing_coins_table
+        query = select(table.c.coin_id, table.c.seen_at)
+        with self.engine.connect() as conn:
+            return {coin: as_utc(seen) for coin, seen in conn.execute(query).all()}
 
     # --- helpers -------------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ __all__ = [
     "ensure_schema",
     "fetch_log_table",
     "migrate",
+    "missing_coins_table",
     "schema_versions",
 ]
 
@@ -101,13 +102,29 @@ fetch_log_table = Table(
 )
 
 
+# Ids CoinGecko answered "coin not found" for, and when: a top list can name coins whose
+# history CoinGecko does not serve, and asking again on every refresh only spends quota.
+missing_coins_table = Table(
+    "missing_coins",
+    metadata,
+    Column("coin_id", String(128), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("message", Text, nullable=True),
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[coins_table, daily_table, fetch_log_table], checkfirst=True)
+
+
+def _v2_missing_coins(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[missing_coins_table], checkfirst=True)
 
 
 # Append only: (version, description, step). Never edit a released step; add a new one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "coins, daily and fetch_log tables", _v1_initial),
+    (2, "missing_coins table", _v2_missing_coins),
 ]
 
 

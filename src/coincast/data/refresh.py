@@ -6,6 +6,11 @@ one whose last day is ``L`` needs ``days = today - L`` (the API's ``days=D`` ret
 last ``D`` finished days). Re-running a refresh right away therefore costs one
 ``/coins/markets`` call and nothing per coin.
 
+A top list can name coins CoinGecko has no history for (it answers 404 "coin not found").
+Such ids are remembered in the cache with the time, and top-list refreshes skip them for
+``COINCAST_MISSING_COIN_RETRY_DAYS`` (status ``skipped_missing``) instead of spending a
+request on each one every time; an explicit ``refresh_coin`` always asks.
+
 Each coin is written in its own transaction: a failure (after the client's retries) is
 logged and reported in that coin's :class:`RefreshResult`, and never touches the rows of
 coins already refreshed, nor the coin's own previous rows.
@@ -16,19 +21,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import pandas as pd
 
-from coincast.errors import CoincastError, NoDataError
+from coincast.errors import CoincastError, NoDataError, UnknownCoinError
 
 from .cache import MarketCache
 from .coingecko import MarketCoin
 from .stablecoins import is_stablecoin
 
-__all__ = ["RefreshResult", "refresh_coin", "refresh_top", "HistoryClient", "utc_today"]
+__all__ = [
+    "RefreshResult",
+    "refresh_coin",
+    "refresh_top",
+    "summary_line",
+    "HistoryClient",
+    "utc_today",
+]
 
-Status = Literal["updated", "up_to_date", "failed", "skipped_stable"]
+Status = Literal["updated", "up_to_date", "failed", "skipped_stable", "skipped_missing"]
 
 
 class HistoryClient(Protocol):
@@ -52,6 +64,7 @@ class RefreshResult:
     last_date: date | None = None
     error: str | None = None
     error_type: str | None = None
+    note: str | None = None  # why a coin was skipped
 
     @property
     def ok(self) -> bool:
@@ -69,11 +82,14 @@ def refresh_coin(
     *,
     days: int | None = None,
     today: date | None = None,
+    maybe_missing: bool = True,
 ) -> RefreshResult:
     """Bring ``coin_id`` up to today's finished day; raise ``CoincastError`` on failure.
 
     ``days`` forces a window (``coincast data fetch --days N``); otherwise only the missing
-    days are requested, or everything the plan allows for a coin not yet stored.
+    days are requested, or everything the plan allows for a coin not yet stored. A 404
+    records the id as unknown to CoinGecko, and a success clears that record;
+    ``maybe_missing=False`` (from a caller that knows there is none) saves the clearing.
     """
     today = today or utc_today()
     last = cache.last_date(coin_id)
@@ -89,10 +105,14 @@ def refresh_coin(
         cache.log_fetch(
             coin_id, "history", ok=False, requested_days=days, message=str(exc), started_at=started
         )
+        if isinstance(exc, UnknownCoinError):
+            cache.mark_missing(coin_id, str(exc))
         raise
     cache.log_fetch(
         coin_id, "history", ok=True, rows=len(frame), requested_days=days, started_at=started
     )
+    if maybe_missing:
+        cache.forget_missing(coin_id)
     return RefreshResult(
         coin_id,
         "updated",
@@ -130,6 +150,8 @@ def refresh_top(
     """
     today = today or utc_today()
     started = datetime.now(UTC)
+    retry_days = cache.settings.missing_coin_retry_days
+    missing = cache.missing_coins()  # id -> when CoinGecko last said "coin not found"
     try:
         coins = client.top_coins(n)
     except CoincastError as exc:
@@ -149,8 +171,18 @@ def refresh_top(
                 result = RefreshResult(
                     coin.id, "skipped_stable", last_date=cache.last_date(coin.id)
                 )
+            elif coin.id in missing and started < missing[coin.id] + timedelta(days=retry_days):
+                result = RefreshResult(
+                    coin.id,
+                    "skipped_missing",
+                    last_date=cache.last_date(coin.id),
+                    note=f"CoinGecko had no coin '{coin.id}' on {missing[coin.id]:%Y-%m-%d}; "
+                    f"asked again {retry_days:g} day(s) after that "
+                    "(COINCAST_MISSING_COIN_RETRY_DAYS), or now with `coincast data fetch`.",
+                )
             else:
-                result = refresh_coin(client, cache, coin.id, today=today)
+                in_record = coin.id in missing
+                result = refresh_coin(client, cache, coin.id, today=today, maybe_missing=in_record)
         except CoincastError as exc:
             result = RefreshResult(
                 coin.id,
@@ -164,3 +196,17 @@ def refresh_top(
         if on_coin is not None:
             on_coin(result, i, total)
     return results
+
+
+def summary_line(results: list[RefreshResult]) -> str:
+    """One sentence counting each outcome of a top-list refresh, skips included."""
+    counts = dict.fromkeys(get_args(Status), 0)
+    for r in results:
+        counts[r.status] += 1
+    new_days = sum(r.new_rows for r in results)
+    return (
+        f"{len(results)} coins: {counts['updated']} updated ({new_days} new days), "
+        f"{counts['up_to_date']} already up to date, {counts['skipped_stable']} stablecoins "
+        f"skipped, {counts['skipped_missing']} unknown to CoinGecko skipped (no request), "
+        f"{counts['failed']} failed."
+    )
