@@ -7,10 +7,8 @@ and exit code 1 (``_user_errors``), also under typer's ``CliRunner``, not only `
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -26,12 +24,13 @@ from rich.progress import (
 from rich.table import Table
 
 from coincast.cli import app
+from coincast.cli.common import user_errors
 from coincast.data.cache import MarketCache
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
 from coincast.data.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
-from coincast.errors import CoincastError, ConfigError, InvalidRequestError
+from coincast.errors import ConfigError, InvalidRequestError
 from coincast.settings import Settings
 
 __all__ = ["data_app"]
@@ -47,24 +46,7 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr)
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 CoinArg = Annotated[str, typer.Argument(help="CoinGecko coin id, e.g. bitcoin or usd-coin.")]
-
-
-def _user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """CoincastError → its message on stderr, exit 1: users never see a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CoincastError as exc:
-            _console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _settings() -> Settings:
@@ -90,7 +72,7 @@ def _notices(client: CoinGeckoClient) -> None:
 
 
 @data_app.command("top")
-@_user_errors
+@user_errors
 def top_cmd(
     n: Annotated[int, typer.Option("--top", "-n", help="How many coins, by 24 h volume.")] = 100,
     exclude_stable: Annotated[
@@ -137,7 +119,7 @@ def top_cmd(
 
 
 @data_app.command("fetch")
-@_user_errors
+@user_errors
 def fetch_cmd(
     coin: CoinArg,
     days: Annotated[
@@ -189,7 +171,7 @@ def _summary_table(results: list[RefreshResult]) -> Table:
 
 
 @data_app.command("refresh")
-@_user_errors
+@user_errors
 def refresh_cmd(
     top: Annotated[
         int, typer.Option("--top", "-n", help="Refresh the top N coins by volume.")
@@ -237,7 +219,7 @@ def refresh_cmd(
 
 
 @data_app.command("import")
-@_user_errors
+@user_errors
 def import_cmd(
     file: Annotated[
         Path, typer.Argument(help="CSV: date,price,volume[,market_cap] or a CoinGecko export.")
@@ -265,7 +247,7 @@ def import_cmd(
 
 
 @data_app.command("show")
-@_user_errors
+@user_errors
 def show_cmd(
     coin: Annotated[
         str | None, typer.Argument(help="Coin id; omit to list every stored coin.")
@@ -312,7 +294,7 @@ def show_cmd(
 
 
 @data_app.command("clean")
-@_user_errors
+@user_errors
 def clean_cmd(
     coin: CoinArg,
     report: Annotated[bool, typer.Option("--report", help="List every change made.")] = False,

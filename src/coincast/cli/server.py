@@ -9,20 +9,20 @@ The server URL and token come from ``--server``/``--token`` or ``COINCAST_REMOTE
 
 from __future__ import annotations
 
-import functools
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from coincast.cli import app, err_console
+from coincast.cli.common import user_errors
 from coincast.errors import AuthError, CoincastError, InvalidRequestError
 from coincast.settings import Settings
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
@@ -37,8 +37,6 @@ app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 console = Console()
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Owner in the store.")]
 ServerOpt = Annotated[
@@ -48,20 +46,6 @@ TokenOpt = Annotated[
     str | None, typer.Option("--token", help="Bearer token (default COINCAST_REMOTE_TOKEN).")
 ]
 VersionOpt = Annotated[str, typer.Option("--version", "-v", help="A number or 'latest'.")]
-
-
-def _user_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """CoincastError → its message on stderr, exit 1 (also under CliRunner)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CoincastError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 # --- serve -------------------------------------------------------------------------------
@@ -84,7 +68,7 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 @app.command("serve")
-@_user_errors
+@user_errors
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = 8000,
@@ -146,7 +130,7 @@ RemoteUserOpt = Annotated[str | None, typer.Option(help="Owner on the server (de
 
 
 @users_app.command("add")
-@_user_errors
+@user_errors
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
 ) -> None:
@@ -159,7 +143,7 @@ def users_add(
 
 
 @users_app.command("list")
-@_user_errors
+@user_errors
 def users_list() -> None:
     """List users (never tokens: they are not stored)."""
     from coincast.store.users import UserStore
@@ -175,7 +159,7 @@ def users_list() -> None:
 
 
 @users_app.command("remove")
-@_user_errors
+@user_errors
 def users_remove(
     name: Annotated[str, typer.Argument(help="User to delete.")],
 ) -> None:
@@ -201,7 +185,7 @@ def _summary(metrics: dict[str, Any]) -> str:
 
 
 @models_app.command("list")
-@_user_errors
+@user_errors
 def models_list(user: UserOpt = "local") -> None:
     """The user's models in the local store."""
     models = ModelRegistry(Settings()).list_models(user)
@@ -218,7 +202,7 @@ def models_list(user: UserOpt = "local") -> None:
 
 
 @models_app.command("show")
-@_user_errors
+@user_errors
 def models_show(name: ModelArg, user: UserOpt = "local") -> None:
     """A model's versions with parents and metrics."""
     versions = ModelRegistry(Settings()).list_versions(user, name)
@@ -233,7 +217,7 @@ def models_show(name: ModelArg, user: UserOpt = "local") -> None:
 
 
 @models_app.command("delete")
-@_user_errors
+@user_errors
 def models_delete(
     name: ModelArg,
     version: Annotated[str, typer.Argument(help="Version number (or 'latest').")],
@@ -274,15 +258,22 @@ def _raise_for(response: Any) -> None:
     raise cls(f"The server refused ({response.status_code} {kind}): {message}")
 
 
-def _client(api: str, token: str | None) -> Any:
+@contextmanager
+def _remote_client(server: str | None, token: str | None) -> Iterator[tuple[Any, str]]:
+    """(httpx client on the server's API, API URL); network failures become one message."""
     import httpx
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=api, headers=headers, timeout=120.0)
+    api, secret = _remote(Settings(), server, token)
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    try:
+        with httpx.Client(base_url=api, headers=headers, timeout=120.0) as client:
+            yield client, api
+    except httpx.HTTPError as exc:
+        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
 
 
 @models_app.command("push")
-@_user_errors
+@user_errors
 def models_push(
     name: ModelArg,
     version: VersionOpt = "latest",
@@ -298,33 +289,26 @@ def models_push(
     token: TokenOpt = None,
 ) -> None:
     """Upload a version (from the local store or a folder) to a server as its next version."""
-    import httpx
-
-    settings = Settings()
-    api, secret = _remote(settings, server, token)
-    if from_dir is not None:
-        model_json = (from_dir / "model.json").read_bytes()
-        weights = (from_dir / WEIGHTS_PATH).read_bytes()
-    else:
-        stored = ModelRegistry(settings).get(user, name, version)
-        model_json, weights = stored.model_json, stored.weights
-    files = {
-        "model.json": ("model.json", model_json, "application/json"),
-        WEIGHTS_PATH: (WEIGHTS_PATH, weights, "application/octet-stream"),
-    }
-    params = {"parent": parent} if parent else None
-    try:
-        with _client(api, secret) as c:
-            r = c.post(f"/users/{remote_user or user}/models/{name}", files=files, params=params)
-    except httpx.HTTPError as exc:
-        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
+    with _remote_client(server, token) as (c, api):  # a missing --server is said first
+        if from_dir is not None:
+            model_json = (from_dir / "model.json").read_bytes()
+            weights = (from_dir / WEIGHTS_PATH).read_bytes()
+        else:
+            stored = ModelRegistry(Settings()).get(user, name, version)
+            model_json, weights = stored.model_json, stored.weights
+        files = {
+            "model.json": ("model.json", model_json, "application/json"),
+            WEIGHTS_PATH: (WEIGHTS_PATH, weights, "application/octet-stream"),
+        }
+        params = {"parent": parent} if parent else None
+        r = c.post(f"/users/{remote_user or user}/models/{name}", files=files, params=params)
     _raise_for(r)
     body = r.json()
     console.print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {api}.")
 
 
 @models_app.command("pull")
-@_user_errors
+@user_errors
 def models_pull(
     name: ModelArg,
     version: VersionOpt = "latest",
@@ -337,19 +321,13 @@ def models_pull(
     token: TokenOpt = None,
 ) -> None:
     """Download a version from a server into the local store (validated like any save)."""
-    import httpx
-
-    settings = Settings()
-    api, secret = _remote(settings, server, token)
     base = f"/users/{remote_user or user}/models/{name}/versions/{version}"
-    try:
-        with _client(api, secret) as c:
-            rj = c.get(f"{base}/model.json")
-            _raise_for(rj)
-            rw = c.get(f"{base}/{WEIGHTS_PATH}")
-            _raise_for(rw)
-    except httpx.HTTPError as exc:
-        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
+    with _remote_client(server, token) as (c, _api):
+        rj = c.get(f"{base}/model.json")
+        _raise_for(rj)
+        rw = c.get(f"{base}/{WEIGHTS_PATH}")
+        _raise_for(rw)
+    settings = Settings()
     info = ModelRegistry(settings).save(user, name, rj.content, rw.content)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
