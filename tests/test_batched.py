@@ -178,3 +178,17 @@ def test_group_size_does_not_change_results() -> None:
     assert [r.epochs_run for r in r_grouped] == [r.epochs_run for r in r_whole]
     for a, b in zip(grouped, whole, strict=True):
         assert_same_weights(a, b, atol=1e-6)
+
+
+def test_worker_threads_give_the_same_models_and_restore_the_thread_count() -> None:
+    """With 2 torch threads, groups of models train in 2 worker threads (one core each)."""
+    data = datasets(LENGTHS)
+    cfg = TrainConfig(epochs=3, patience=1, lr=2e-2)
+    one, two = fresh([1, 2, 3]), fresh([1, 2, 3])
+    r_one = train_many(one, data, cfg)
+    torch.set_num_threads(2)
+    r_two = train_many(two, data, cfg)
+    assert torch.get_num_threads() == 2
+    assert [r.epochs_run for r in r_one] == [r.epochs_run for r in r_two]
+    for a, b in zip(one, two, strict=True):
+        assert_same_weights(a, b, atol=1e-6)

@@ -25,8 +25,10 @@ run); ``train_model`` trains those with the reference loop.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -238,11 +240,22 @@ def _train_sorted(
     params = stacked.params
     adam = StackedAdam(stacked.flat, config.lr)
     first = models[0].config
-    workspaces = WorkspacePool(int(x_all.shape[2]), (first.n_features, *first.units))
     n_groups = 1 if group_size is None else -(-n_models // max(1, group_size))
+    threads = torch.get_num_threads()
+    if threads > 1 and n_models > 1:  # at least one group per core, to use them all
+        n_groups = max(n_groups, min(threads, n_models))
     size = -(-n_models // n_groups)  # equal groups: 100 in fours of 25, not 32+32+32+4
     groups = [(g0, min(g0 + size, n_models)) for g0 in range(0, n_models, size)]
+    # Several groups go to worker threads, each on one core with its own buffers: the
+    # time loop runs in C++ or in torch ops that release the GIL, and one model's small
+    # ops gain nothing from intra-op threads (they only add synchronisation).
+    workers = min(threads, len(groups))
+    shares = [groups[k::workers] for k in range(workers)]
+    pools = [
+        WorkspacePool(int(x_all.shape[2]), (first.n_features, *first.units)) for _ in range(workers)
+    ]
     group_params = {g0: stacked.views(stacked.flat[g0:g1]) for g0, g1 in groups}
+    shared = _Shared(stacked, adam, group_params, bs, cancel)
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
     stoppers = [Plateau(config.patience) for _ in models]
     decays = [Plateau(config.lr_decay_patience) for _ in models]
@@ -273,39 +286,17 @@ def _train_sorted(
         ye = y_all[model_rows, order].view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         we = weight.view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         batch_losses = torch.zeros(max_batches, n_models)
-        running_now = running.tolist()
-        nb_list = n_batches.tolist()
-        subsets: dict[tuple[int, int], torch.Tensor] = {}
-        for j in range(max_batches):
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-                break
-            for g0, g1 in groups:
-                active = [i for i in range(g0, g1) if running_now[i] and nb_list[i] > j]
-                n_act = len(active)
-                if active and active[-1] == g0 + n_act - 1:  # a prefix: views, no copies
-                    a1 = g0 + n_act
-                    ws = workspaces.get(n_act, bs)
-                    if a1 == g1:
-                        sub_params = group_params[g0]
-                    else:
-                        sub_params = stacked.views(stacked.flat[g0:a1])
-                    loss, grad = _loss_and_grads(
-                        sub_params, xe[j, g0:a1], ye[j, g0:a1], we[j, g0:a1], ws
-                    )
-                    adam.step(stacked.flat, grad, slice(g0, a1))
-                    batch_losses[j, g0:a1] = loss
-                elif active:
-                    key = (g0, len(active))  # within an epoch the active set only shrinks
-                    if key not in subsets:
-                        subsets[key] = torch.tensor(active)
-                    sub = subsets[key]
-                    ws = workspaces.get(len(active), bs)
-                    sub_params = stacked.views(stacked.flat[sub])
-                    x_sub = xe[j].index_select(0, sub)
-                    loss, grad = _loss_and_grads(sub_params, x_sub, ye[j][sub], we[j][sub], ws)
-                    adam.step(stacked.flat, grad, sub)
-                    batch_losses[j, sub] = loss
+        epoch_data = _Epoch(xe, ye, we, batch_losses, running.tolist(), n_batches.tolist())
+        run = functools.partial(_run_steps, shared, epoch_data)
+        if workers == 1:
+            cancelled = run(shares[0], pools[0])
+        else:
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    cancelled = any(pool.map(run, shares, pools))
+            finally:
+                torch.set_num_threads(threads)
         counts = (we > 0).sum(dim=2).double()  # [batches, M] real rows per batch
         epoch_loss = (batch_losses.double() * counts).sum(dim=0)
         if cancelled:
@@ -386,3 +377,69 @@ def _train_sorted(
     for result in results:
         result.elapsed_s = elapsed
     return results
+
+
+@dataclass
+class _Shared:
+    """What every worker of the joint run reads (each writes only its groups' rows)."""
+
+    stacked: FlatParams
+    adam: StackedAdam
+    group_params: dict[int, list[torch.Tensor]]
+    batch_size: int
+    cancel: CancelToken | None
+
+
+@dataclass
+class _Epoch:
+    """One epoch's batches, time-major: xe[j] is step j's [M, T, B, F]."""
+
+    xe: torch.Tensor
+    ye: torch.Tensor
+    we: torch.Tensor
+    losses: torch.Tensor  # [batches, M], filled in
+    running: list[bool]
+    n_batches: list[int]
+    subsets: dict[tuple[int, int], torch.Tensor] = dataclasses.field(default_factory=dict)
+
+
+def _run_steps(
+    shared: _Shared, ep: _Epoch, share: list[tuple[int, int]], workspaces: WorkspacePool
+) -> bool:
+    """All of an epoch's steps for some groups of models; True when cancelled.
+
+    A model whose epoch has fewer batches (or that stopped early) sits out the step; the
+    models still active are a prefix of their group when sorted by size (views, no
+    copies), otherwise they are gathered by index.
+    """
+    stacked, adam, bs = shared.stacked, shared.adam, shared.batch_size
+    for j in range(ep.xe.shape[0]):
+        if shared.cancel is not None and shared.cancel.cancelled:
+            return True
+        for g0, g1 in share:
+            active = [i for i in range(g0, g1) if ep.running[i] and ep.n_batches[i] > j]
+            n_act = len(active)
+            if active and active[-1] == g0 + n_act - 1:  # a prefix
+                a1 = g0 + n_act
+                ws = workspaces.get(n_act, bs)
+                if a1 == g1:
+                    sub_params = shared.group_params[g0]
+                else:
+                    sub_params = stacked.views(stacked.flat[g0:a1])
+                loss, grad = _loss_and_grads(
+                    sub_params, ep.xe[j, g0:a1], ep.ye[j, g0:a1], ep.we[j, g0:a1], ws
+                )
+                adam.step(stacked.flat, grad, slice(g0, a1))
+                ep.losses[j, g0:a1] = loss
+            elif active:
+                key = (g0, n_act)  # within an epoch the active set only shrinks
+                if key not in ep.subsets:
+                    ep.subsets[key] = torch.tensor(active)
+                sub = ep.subsets[key]
+                ws = workspaces.get(n_act, bs)
+                sub_params = stacked.views(stacked.flat[sub])
+                x_sub = ep.xe[j].index_select(0, sub)
+                loss, grad = _loss_and_grads(sub_params, x_sub, ep.ye[j][sub], ep.we[j][sub], ws)
+                adam.step(stacked.flat, grad, sub)
+                ep.losses[j, sub] = loss
+    return False

@@ -139,6 +139,7 @@ class LayerWorkspace:
         self.dh = buf("dh", b, u)
         self.dc = buf("dc", b, u)
         a = self.acts
+        n_views = 0 if self.ops is not None else t_len  # the compiled loop needs no views
         self.steps = [
             _Step(
                 a=a[:, t],
@@ -152,7 +153,7 @@ class LayerWorkspace:
                 h_prev=self.hs[:, t],
                 tc=self.tc[:, t],
             )
-            for t in range(t_len)
+            for t in range(n_views)
         ]
         d = self.dg
         self.back_steps = [
@@ -164,7 +165,7 @@ class LayerWorkspace:
                 dc_dh=self.dc_dh[:, t],
                 p_o=self.p_o[:, t],
             )
-            for t in range(n)
+            for t in range(min(n, n_views))
         ]
 
     def forward(

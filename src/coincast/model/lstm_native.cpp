@@ -5,8 +5,12 @@
 // eight dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
 // nanosecond. Here each step is one ATen batched matmul (MKL, as before) and a single
 // fused, vectorised pass over the gates; the derivative factors the backward pass needs
-// are written in the same pass while the values are in cache. Loaded by coincast/model/native.py, which falls
-// back to the Python kernel when no compiler is available.
+// are written in the same pass while the values are in cache. Loaded by
+// coincast/model/native.py, which falls back to the Python loop without a compiler.
+//
+// Measured (1 thread, 32 paper models, one training step): 100 ms with the Python loop,
+// 50 ms here, against 21 ms for the step's FLOPs at the large-matmul limit; the step's
+// matmuls alone take ~33 ms in MKL at these shapes, so the rest is element-wise work.
 //
 // Layouts are those of kernels.py (model-major, float32, contiguous), with the internal
 // gate order o, i, f, g, except that here the g block holds g itself and cs holds c.
