@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
@@ -113,13 +114,5 @@ def version_out(registry: ModelRegistry, info: VersionInfo) -> VersionOut:
 
 
 def model_out(summary: ModelSummary, versions: list[VersionOut] | None = None) -> ModelOut:
-    return ModelOut(
-        user=summary.user,
-        name=summary.name,
-        public=summary.public,
-        latest_version=summary.latest_version,
-        n_versions=summary.n_versions,
-        created_at=summary.created_at,
-        updated_at=summary.updated_at,
-        versions=versions,
-    )
+    # ModelOut is ModelSummary's public shape, field for field (plus the optional versions).
+    return ModelOut(**asdict(summary), versions=versions)

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from coincast.data.cache import MarketCache
+from coincast.data.cache import CoinRow, MarketCache
 from coincast.errors import NoDataError
 from coincast.server.deps import CoinPath, SettingsDep, UserDep
 from coincast.server.routes import ERRORS, SOURCE_ERRORS
@@ -60,22 +60,13 @@ def list_coins(
             if not rows:
                 _fetch_top(settings, cache, max(limit, 100))
                 rows = cache.coins(limit)
-    return CoinsOut(
-        coins=[
-            CoinOut(
-                id=r.id,
-                symbol=r.symbol,
-                name=r.name,
-                volume_rank=r.volume_rank,
-                market_cap_rank=r.market_cap_rank,
-                current_price=_num(r.current_price),
-                total_volume=_num(r.total_volume),
-                market_cap=_num(r.market_cap),
-                price_change_percentage_24h=_num(getattr(r, "price_change_percentage_24h", None)),
-            )
-            for r in rows
-        ]
-    )
+    return CoinsOut(coins=[_coin_out(r) for r in rows])
+
+
+def _coin_out(row: CoinRow) -> CoinOut:
+    """The stored row's public fields; non-finite prices become null (JSON has no NaN)."""
+    values = {name: getattr(row, name) for name in CoinOut.model_fields}
+    return CoinOut(**{k: _num(v) if isinstance(v, float) else v for k, v in values.items()})
 
 
 @router.post("/coins/refresh", response_model=RefreshOut)
