@@ -60,23 +60,23 @@ def test_public_requests_carry_no_key_and_the_documented_params(
         assert rec.headers["user-agent"].startswith("coincast/")
 
 
-def test_demo_key_goes_in_the_demo_header(fake_coingecko: FakeCoinGecko, tmp_path: Path) -> None:
-    settings = fake_coingecko.settings(tmp_path, plan="demo", api_key="CG-demo")
+@pytest.mark.parametrize(
+    ("plan", "header", "other"),
+    [
+        ("demo", "x-cg-demo-api-key", "x-cg-pro-api-key"),
+        ("pro", "x-cg-pro-api-key", "x-cg-demo-api-key"),
+    ],
+)
+def test_the_key_goes_in_its_plans_header(
+    fake_coingecko: FakeCoinGecko, tmp_path: Path, plan: str, header: str, other: str
+) -> None:
+    fake_coingecko.mode = "pro" if plan == "pro" else "public"
+    settings = fake_coingecko.settings(tmp_path, plan=plan, api_key=f"CG-{plan}")
     with CoinGeckoClient(settings) as c:
         c.daily_history("ethereum", 3)
     (rec,) = fake_coingecko.requests
-    assert rec.headers["x-cg-demo-api-key"] == "CG-demo"
-    assert "x-cg-pro-api-key" not in rec.headers
-
-
-def test_pro_key_goes_in_the_pro_header(fake_coingecko: FakeCoinGecko, tmp_path: Path) -> None:
-    fake_coingecko.mode = "pro"
-    settings = fake_coingecko.settings(tmp_path, plan="pro", api_key="CG-pro")
-    with CoinGeckoClient(settings) as c:
-        c.daily_history("ethereum", 3)
-    (rec,) = fake_coingecko.requests
-    assert rec.headers["x-cg-pro-api-key"] == "CG-pro"
-    assert "x-cg-demo-api-key" not in rec.headers
+    assert rec.headers[header] == f"CG-{plan}"
+    assert other not in rec.headers
 
 
 # -- markets -----------------------------------------------------------------------------
