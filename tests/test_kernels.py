@@ -7,18 +7,12 @@ import os
 import pytest
 import torch
 
-from coincast.model.batched import _loss_and_grads
 from coincast.model.batched_state import WorkspacePool
-from coincast.model.kernels import (
-    FlatParams,
-    LayerWorkspace,
-    gate_perm,
-    lstm_backward,
-    lstm_forward,
-    stack_params,
-)
+from coincast.model.kernels import LayerWorkspace, gate_perm, lstm_backward, lstm_forward
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.native import native_ops, native_status
+from coincast.model.stacked_step import loss_and_grads
+from coincast.model.stacking import FlatParams, stack_params
 
 
 @pytest.fixture(autouse=True)
@@ -134,7 +128,7 @@ def test_stacked_model_loss_and_grads_equal_autograd_with_masks(native: bool) ->
         wb[i, :n] = 1.0 / n
     flat = FlatParams(stack_params(models))
     ws = WorkspacePool(7, (2, 6, 5), native=native).get(3, 4)
-    loss, grad = _loss_and_grads(flat.params, xb.transpose(1, 2).contiguous(), yb, wb, ws)
+    loss, grad = loss_and_grads(flat.params, xb.transpose(1, 2).contiguous(), yb, wb, ws)
     grad_views = flat.views(grad)
     for i, model in enumerate(models):
         n = counts[i]

@@ -34,15 +34,17 @@ from dataclasses import dataclass
 import torch
 
 from coincast.errors import DataError
-from coincast.model.batched_state import StackedAdam, WorkspacePool, pad_stack
-from coincast.model.kernels import (
-    FlatParams,
-    LayerWorkspace,
-    lstm_forward,
-    stack_params,
-    unstack_params,
+from coincast.model.batched_state import (
+    EpochBatches,
+    SharedState,
+    StackedAdam,
+    WorkspacePool,
+    pad_stack,
+    run_steps,
 )
 from coincast.model.lstm import LSTMRegressor
+from coincast.model.stacked_step import predict_stacked
+from coincast.model.stacking import FlatParams, stack_params, unstack_params
 from coincast.model.train import (
     CancelToken,
     EpochReport,
@@ -74,77 +76,6 @@ class BatchedEpochReport:
 OnBatchedEpoch = Callable[[BatchedEpochReport], None]
 
 
-def _forward(
-    params: list[torch.Tensor],
-    x: torch.Tensor,
-    workspaces: list[LayerWorkspace] | None,
-    *,
-    cache: bool,
-) -> tuple[torch.Tensor, list[LayerWorkspace]]:
-    """x [M, T, B, F] → predictions [M, B] and the per-layer workspaces (for backward)."""
-    n_layers = (len(params) - 2) // 4
-    used: list[LayerWorkspace] = []
-    h = x
-    for k in range(n_layers):
-        w_ih, w_hh, b_ih, b_hh = params[4 * k : 4 * k + 4]
-        if workspaces is None:
-            hs, ws = lstm_forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
-        else:
-            ws = workspaces[k]
-            hs = ws.forward(h, w_ih, w_hh, b_ih + b_hh, cache=cache)
-        used.append(ws)
-        h = hs[:, 1:]
-    last = h[:, -1]  # [M, B, U]
-    pred = torch.baddbmm(params[-1].view(-1, 1, 1), last, params[-2].unsqueeze(-1)).squeeze(-1)
-    return pred, used
-
-
-def predict_stacked(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """x [M, N, T, F] → [M, N], no gradients, chunked over N to bound memory (~16 MB)."""
-    m, _, t_len, _ = x.shape
-    widest = max(p.shape[1] for p in params[1:-2:4])  # 4U of the widest layer
-    chunk = max(16, (4 << 20) // (m * t_len * widest))
-    outs = []
-    with torch.no_grad():
-        for i in range(0, x.shape[1], chunk):
-            xc = x[:, i : i + chunk].transpose(1, 2).contiguous()
-            outs.append(_forward(params, xc, None, cache=False)[0])
-    return torch.cat(outs, dim=1)
-
-
-def _loss_and_grads(
-    params: list[torch.Tensor],
-    x: torch.Tensor,
-    yb: torch.Tensor,
-    wb: torch.Tensor,
-    workspaces: list[LayerWorkspace],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted squared error per model ([M], sum_b wb·err²) and its flat gradient [M, P].
-
-    x [M, T, B, F] (time-major per model), yb/wb [M, B]; wb is 1/len for real rows, 0
-    for padding, so each model's loss is the mean over its own batch, as in ``train_model``.
-    """
-    m = x.shape[0]
-    pred, used = _forward(params, x, workspaces, cache=True)
-    err = pred - yb
-    loss = (err * err * wb).sum(dim=1)
-    dpred = 2.0 * err * wb  # [M, B]
-    n_layers = len(used)
-    last_h = used[-1].hs[:, -1]
-    grads: list[torch.Tensor] = [torch.empty(0)] * len(params)
-    grads[-2] = torch.bmm(dpred.unsqueeze(1), last_h).squeeze(1)  # [M, U]
-    grads[-1] = dpred.sum(dim=1)
-    dh_last: torch.Tensor | None = dpred.unsqueeze(-1) * params[-2].unsqueeze(1)  # [M, B, U]
-    dh_seq: torch.Tensor | None = None
-    for k in range(n_layers - 1, -1, -1):
-        w_ih, w_hh = params[4 * k], params[4 * k + 1]
-        g = used[k].backward(w_ih, w_hh, dh_last, dh_seq, need_dx=k > 0)
-        grads[4 * k], grads[4 * k + 1] = g.w_ih, g.w_hh
-        grads[4 * k + 2] = grads[4 * k + 3] = g.bias
-        dh_last, dh_seq = None, g.x
-    return loss, torch.cat([g.reshape(m, -1) for g in grads], dim=1)
-
-
 def train_many(
     models: Sequence[LSTMRegressor],
     datasets: Sequence[Dataset],
@@ -152,7 +83,7 @@ def train_many(
     on_epoch: OnBatchedEpoch | None = None,
     cancel: CancelToken | None = None,
     on_model_epoch: Callable[[int, EpochReport], None] | None = None,
-    group_size: int | None = 32,
+    group_size: int | None = 16,
 ) -> list[TrainResult]:
     """Train each model on its own dataset, all as one computation; models change in place.
 
@@ -255,7 +186,7 @@ def _train_sorted(
         WorkspacePool(int(x_all.shape[2]), (first.n_features, *first.units)) for _ in range(workers)
     ]
     group_params = {g0: stacked.views(stacked.flat[g0:g1]) for g0, g1 in groups}
-    shared = _Shared(stacked, adam, group_params, bs, cancel)
+    shared = SharedState(stacked, adam, group_params, bs, cancel)
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
     stoppers = [Plateau(config.patience) for _ in models]
     decays = [Plateau(config.lr_decay_patience) for _ in models]
@@ -286,8 +217,8 @@ def _train_sorted(
         ye = y_all[model_rows, order].view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         we = weight.view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         batch_losses = torch.zeros(max_batches, n_models)
-        epoch_data = _Epoch(xe, ye, we, batch_losses, running.tolist(), n_batches.tolist())
-        run = functools.partial(_run_steps, shared, epoch_data)
+        epoch_data = EpochBatches(xe, ye, we, batch_losses, running.tolist(), n_batches.tolist())
+        run = functools.partial(run_steps, shared, epoch_data)
         if workers == 1:
             cancelled = run(shares[0], pools[0])
         else:
@@ -377,69 +308,3 @@ def _train_sorted(
     for result in results:
         result.elapsed_s = elapsed
     return results
-
-
-@dataclass
-class _Shared:
-    """What every worker of the joint run reads (each writes only its groups' rows)."""
-
-    stacked: FlatParams
-    adam: StackedAdam
-    group_params: dict[int, list[torch.Tensor]]
-    batch_size: int
-    cancel: CancelToken | None
-
-
-@dataclass
-class _Epoch:
-    """One epoch's batches, time-major: xe[j] is step j's [M, T, B, F]."""
-
-    xe: torch.Tensor
-    ye: torch.Tensor
-    we: torch.Tensor
-    losses: torch.Tensor  # [batches, M], filled in
-    running: list[bool]
-    n_batches: list[int]
-    subsets: dict[tuple[int, int], torch.Tensor] = dataclasses.field(default_factory=dict)
-
-
-def _run_steps(
-    shared: _Shared, ep: _Epoch, share: list[tuple[int, int]], workspaces: WorkspacePool
-) -> bool:
-    """All of an epoch's steps for some groups of models; True when cancelled.
-
-    A model whose epoch has fewer batches (or that stopped early) sits out the step; the
-    models still active are a prefix of their group when sorted by size (views, no
-    copies), otherwise they are gathered by index.
-    """
-    stacked, adam, bs = shared.stacked, shared.adam, shared.batch_size
-    for j in range(ep.xe.shape[0]):
-        if shared.cancel is not None and shared.cancel.cancelled:
-            return True
-        for g0, g1 in share:
-            active = [i for i in range(g0, g1) if ep.running[i] and ep.n_batches[i] > j]
-            n_act = len(active)
-            if active and active[-1] == g0 + n_act - 1:  # a prefix
-                a1 = g0 + n_act
-                ws = workspaces.get(n_act, bs)
-                if a1 == g1:
-                    sub_params = shared.group_params[g0]
-                else:
-                    sub_params = stacked.views(stacked.flat[g0:a1])
-                loss, grad = _loss_and_grads(
-                    sub_params, ep.xe[j, g0:a1], ep.ye[j, g0:a1], ep.we[j, g0:a1], ws
-                )
-                adam.step(stacked.flat, grad, slice(g0, a1))
-                ep.losses[j, g0:a1] = loss
-            elif active:
-                key = (g0, n_act)  # within an epoch the active set only shrinks
-                if key not in ep.subsets:
-                    ep.subsets[key] = torch.tensor(active)
-                sub = ep.subsets[key]
-                ws = workspaces.get(n_act, bs)
-                sub_params = stacked.views(stacked.flat[sub])
-                x_sub = ep.xe[j].index_select(0, sub)
-                loss, grad = _loss_and_grads(sub_params, x_sub, ep.ye[j][sub], ep.we[j][sub], ws)
-                adam.step(stacked.flat, grad, sub)
-                ep.losses[j, sub] = loss
-    return False

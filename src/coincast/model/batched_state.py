@@ -1,4 +1,5 @@
-"""Per-step state of the batched trainer: stacked Adam, kernel workspaces, padded data.
+"""Per-step state of the batched trainer: stacked Adam, kernel workspaces, padded data,
+and the loop over one epoch's steps that a worker thread runs.
 
 Kept apart from ``coincast.model.batched`` (the training loop) because each piece has
 its own invariant: Adam keeps every model's own step count and learning rate; the pool
@@ -8,14 +9,27 @@ by one workspace per batch size.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 from coincast.model.kernels import LayerWorkspace
-from coincast.model.train import ADAM_EPS
+from coincast.model.stacked_step import loss_and_grads
+from coincast.model.stacking import FlatParams
+from coincast.model.train import ADAM_EPS, CancelToken
 
-__all__ = ["BETA1", "BETA2", "StackedAdam", "WorkspacePool", "pad_stack"]
+__all__ = [
+    "BETA1",
+    "BETA2",
+    "EpochBatches",
+    "SharedState",
+    "StackedAdam",
+    "WorkspacePool",
+    "pad_stack",
+    "run_steps",
+]
 
 BETA1, BETA2 = 0.9, 0.999  # Adam defaults (PyTorch and Keras agree)
 
@@ -86,3 +100,69 @@ def pad_stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     for i, t in enumerate(tensors):
         out[i, : t.shape[0]] = t
     return out
+
+
+@dataclass
+class SharedState:
+    """What every worker of the joint run reads (each writes only its groups' rows)."""
+
+    stacked: FlatParams
+    adam: StackedAdam
+    group_params: dict[int, list[torch.Tensor]]
+    batch_size: int
+    cancel: CancelToken | None
+
+
+@dataclass
+class EpochBatches:
+    """One epoch's batches, time-major: xe[j] is step j's [M, T, B, F]."""
+
+    xe: torch.Tensor
+    ye: torch.Tensor
+    we: torch.Tensor
+    losses: torch.Tensor  # [batches, M], filled in
+    running: list[bool]
+    n_batches: list[int]
+    subsets: dict[tuple[int, int], torch.Tensor] = dataclasses.field(default_factory=dict)
+
+
+def run_steps(
+    shared: SharedState, ep: EpochBatches, share: list[tuple[int, int]], workspaces: WorkspacePool
+) -> bool:
+    """All of an epoch's steps for some groups of models; True when cancelled.
+
+    A model whose epoch has fewer batches (or that stopped early) sits out the step; the
+    models still active are a prefix of their group when sorted by size (views, no
+    copies), otherwise they are gathered by index.
+    """
+    stacked, adam, bs = shared.stacked, shared.adam, shared.batch_size
+    for j in range(ep.xe.shape[0]):
+        if shared.cancel is not None and shared.cancel.cancelled:
+            return True
+        for g0, g1 in share:
+            active = [i for i in range(g0, g1) if ep.running[i] and ep.n_batches[i] > j]
+            n_act = len(active)
+            if active and active[-1] == g0 + n_act - 1:  # a prefix
+                a1 = g0 + n_act
+                ws = workspaces.get(n_act, bs)
+                if a1 == g1:
+                    sub_params = shared.group_params[g0]
+                else:
+                    sub_params = stacked.views(stacked.flat[g0:a1])
+                loss, grad = loss_and_grads(
+                    sub_params, ep.xe[j, g0:a1], ep.ye[j, g0:a1], ep.we[j, g0:a1], ws
+                )
+                adam.step(stacked.flat, grad, slice(g0, a1))
+                ep.losses[j, g0:a1] = loss
+            elif active:
+                key = (g0, n_act)  # within an epoch the active set only shrinks
+                if key not in ep.subsets:
+                    ep.subsets[key] = torch.tensor(active)
+                sub = ep.subsets[key]
+                ws = workspaces.get(n_act, bs)
+                sub_params = stacked.views(stacked.flat[sub])
+                x_sub = ep.xe[j].index_select(0, sub)
+                loss, grad = loss_and_grads(sub_params, x_sub, ep.ye[j][sub], ep.we[j][sub], ws)
+                adam.step(stacked.flat, grad, sub)
+                ep.losses[j, sub] = loss
+    return False
