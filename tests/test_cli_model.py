@@ -101,3 +101,30 @@ def test_load_history_reads_the_store_and_cleans(settings: Settings) -> None:
     got = load_history("walk", settings)
     assert len(got) == len(frame)
     np.testing.assert_allclose(got["price"].to_numpy(), frame["price"].to_numpy())
+
+
+def test_train_further_saves_the_next_version_with_its_parent(
+    env: Settings, csv_file: Path
+) -> None:
+    from coincast.store.registry import ModelRegistry
+
+    runner = CliRunner()
+    base = ["train", "walk", "--csv", str(csv_file), "--preset", "paper"]
+    res = runner.invoke(app, [*base, *SMALL, "--save", "walkmodel"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["train", "walk", "--csv", str(csv_file), "--from", "walkmodel",
+                              "--epochs", "2", "--lr", "0.01"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "Saved local/walkmodel version 2 (trained further from version 1)" in res.output
+    assert "naive" in res.output
+    registry = ModelRegistry(env)
+    assert registry.info("local", "walkmodel", 2).parent_version == 1
+    v1, v2 = registry.get("local", "walkmodel", 1), registry.get("local", "walkmodel", 2)
+    assert v1.weights != v2.weights  # it did train
+    assert len(v1.weights) == len(v2.weights)  # the same network
+    # The network cannot change when training further; nothing new is saved.
+    res = runner.invoke(app, ["train", "walk", "--csv", str(csv_file), "--from", "walkmodel",
+                              "--window", "7"])  # fmt: skip
+    assert res.exit_code == 1
+    assert "window cannot change" in " ".join(res.output.split())  # rich wraps lines
+    assert [v.version for v in registry.list_versions("local", "walkmodel")] == [1, 2]

@@ -11,7 +11,7 @@ Forecasts are decision support, not financial advice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,23 @@ from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.prep.dataset import prepare
 from coincast.settings import Settings
 
-__all__ = ["DEFAULT_PRESET", "PRESETS", "Evaluation", "Forecaster", "backtest", "load_history"]
+if TYPE_CHECKING:
+    from coincast.store.registry import ModelRegistry
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "SCHEDULE_KEYS",
+    "Evaluation",
+    "Forecaster",
+    "backtest",
+    "load_history",
+    "load_stored",
+]
+
+SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "patience", "seed")
+"""What may change when a stored model is trained further: the schedule, not the network
+or its inputs (a different window or units would not be the same model any more)."""
 
 
 def load_history(
@@ -45,6 +61,42 @@ def load_history(
 
         frame, _report = clean_frame(frame, settings)
     return validate_history(frame, what=coin)
+
+
+def load_stored(
+    user: str,
+    name: str,
+    version: int | str = "latest",
+    settings: Settings | None = None,
+    registry: ModelRegistry | None = None,
+    **schedule: Any,
+) -> tuple[Forecaster, int]:
+    """A stored model version as a fitted forecaster, and the version number read.
+
+    Ready to forecast, or to train further with ``fit(history, warm_start=True)``, saved
+    then as a new version with this one as its parent. ``schedule`` may override only
+    ``SCHEDULE_KEYS``; anything else is an InvalidRequestError naming what is allowed.
+    ``registry``: an open one (the server's); by default one on ``settings``.
+    """
+    from coincast.errors import InvalidRequestError
+    from coincast.store.registry import ModelRegistry
+    from coincast.store.tfjs import from_tfjs
+
+    fixed = sorted(k for k, v in schedule.items() if v is not None and k not in SCHEDULE_KEYS)
+    if fixed:
+        raise InvalidRequestError(
+            f"Training a stored model further keeps its network and inputs; {', '.join(fixed)} "
+            f"cannot change. Only {', '.join(SCHEDULE_KEYS)} can; train a new model to change "
+            "the others."
+        )
+    registry = registry or ModelRegistry(settings or Settings())
+    stored = registry.get(user, name, version)
+    model, _window, meta = from_tfjs(stored.model_json, stored.weights)
+    fc = Forecaster.from_model(model, meta)
+    allowed = {k: v for k, v in schedule.items() if v is not None}
+    if allowed:
+        fc.preset = fc.preset.with_overrides(**allowed)
+    return fc, stored.info.version
 
 
 def backtest(

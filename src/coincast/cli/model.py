@@ -16,8 +16,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coincast.api import DEFAULT_PRESET, Evaluation, Forecaster, backtest, load_history
+from coincast.api import (
+    DEFAULT_PRESET,
+    Evaluation,
+    Forecaster,
+    backtest,
+    load_history,
+    load_stored,
+)
 from coincast.cli import app
+from coincast.cli.common import user_errors
 from coincast.model.train import EpochReport
 from coincast.settings import Settings
 
@@ -88,9 +96,8 @@ def _overrides(
     }  # fmt: skip
 
 
-def _fit(coin: str, history: pd.DataFrame, preset: str, test_start: str | None,
-         overrides: dict[str, Any]) -> Forecaster:  # fmt: skip
-    fc = Forecaster(preset, **overrides)
+def _fit(coin: str, history: pd.DataFrame, fc: Forecaster, test_start: str | None,
+         warm_start: bool = False) -> Forecaster:  # fmt: skip
     with Progress(
         TextColumn(f"[bold]{coin}[/] {fc.preset.name}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=console,
@@ -101,7 +108,7 @@ def _fit(coin: str, history: pd.DataFrame, preset: str, test_start: str | None,
             val = f" val {r.val_loss:.5f}" if r.val_loss is not None else ""
             bar.update(task, completed=r.epoch, losses=f"loss {r.loss:.5f}{val}")
 
-        fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start)
+        fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start, warm_start=warm_start)
         bar.update(task, completed=fc.preset.epochs)
     return fc
 
@@ -135,6 +142,7 @@ def _report(ev: Evaluation | None, coin: str) -> None:
 
 
 @app.command("train")
+@user_errors
 def train_cmd(
     coin: Annotated[
         str | None, typer.Argument(help="Coin id with stored history; omit with --top.")
@@ -159,8 +167,30 @@ def train_cmd(
     engine: Annotated[
         str, typer.Option(help="With --top: batched | sequential | ray.")
     ] = "batched",
+    from_model: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Train this saved model further on COIN's history; saved as its next "
+            "version. Only --epochs, --lr and --batch-size may change.",
+        ),
+    ] = None,
+    from_version: Annotated[
+        str, typer.Option("--from-version", help="Version of --from to start from.")
+    ] = "latest",
 ) -> None:
     """Train a model on COIN's history (or on each of the --top N coins), compared with naive."""
+    if from_model is not None:
+        if top is not None or (save is not None and save != from_model):
+            raise typer.BadParameter(
+                "--from saves the result as the next version of that model: leave out --top "
+                "and --save."
+            )
+        if coin is None:
+            raise typer.BadParameter("give the COIN whose history trains the model further.")
+        _train_further(coin, csv, test_start, user, from_model, from_version,
+                       _overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+        return
     if top is not None:
         from coincast.cli.scale import train_top
 
@@ -173,8 +203,8 @@ def train_cmd(
         raise typer.BadParameter("give a COIN to train, or --top N for the top N stored coins.")
     settings = _settings()
     history = _history(coin, csv, settings)
-    fc = _fit(coin, history, preset, test_start,
-              _overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+    overrides = _overrides(epochs, window, units, lr, batch_size, dropout)
+    fc = _fit(coin, history, Forecaster(preset, **overrides), test_start)
     _report(fc.evaluation, coin)
     if save:
         from coincast.store.registry import ModelRegistry
@@ -186,7 +216,36 @@ def train_cmd(
         console.print(f"Saved {user}/{info.name} version {info.version}.")
 
 
+def _train_further(
+    coin: str,
+    csv: Path | None,
+    test_start: str | None,
+    user: str,
+    name: str,
+    version: str,
+    overrides: dict[str, Any],
+) -> None:
+    """Continue a stored model's training and save it as the next version of its name,
+    with the version it started from recorded as the parent (as the server does)."""
+    from coincast.store.registry import ModelRegistry
+    from coincast.store.tfjs import to_tfjs
+
+    settings = _settings()
+    registry = ModelRegistry(settings)
+    fc, parent = load_stored(user, name, version, registry=registry, **overrides)
+    history = _history(coin, csv, settings)
+    fc = _fit(coin, history, fc, test_start, warm_start=True)
+    _report(fc.evaluation, coin)
+    assert fc.model is not None and fc.spec is not None
+    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
+    info = registry.save(user, name, json.dumps(doc).encode(), weights, parent_version=parent)
+    console.print(
+        f"Saved {user}/{info.name} version {info.version} (trained further from version {parent})."
+    )
+
+
 @app.command("forecast")
+@user_errors
 def forecast_cmd(
     coin: Annotated[str, typer.Argument(help="Coin id (CoinGecko id, e.g. bitcoin).")],
     days: Annotated[int, typer.Option(help="Days ahead (1-90).")] = 7,
@@ -206,19 +265,15 @@ def forecast_cmd(
     settings = _settings()
     history: pd.DataFrame | None
     if model:
-        from coincast.store.registry import ModelRegistry
-        from coincast.store.tfjs import from_tfjs
-
-        stored = ModelRegistry(settings).get(user, model, version)
-        net, _window, meta = from_tfjs(stored.model_json, stored.weights)
-        fc = Forecaster.from_model(net, meta)
+        fc, _ = load_stored(user, model, version, settings)
         try:
             history = _history(coin, csv, settings)
         except NoDataError:
             history = None  # forecast from the days stored with the model
     else:
         history = _history(coin, csv, settings)
-        fc = _fit(coin, history, preset, None, _overrides(epochs, None, None, None, None, None))
+        overrides = _overrides(epochs, None, None, None, None, None)
+        fc = _fit(coin, history, Forecaster(preset, **overrides), None)
     out = fc.forecast(days, history=history)
     table = Table(title=f"{coin}: {days}-day forecast (USD)")
     for col in ("date", "forecast", "lower", "upper", "naive"):
@@ -241,6 +296,7 @@ def forecast_cmd(
 
 
 @app.command("backtest")
+@user_errors
 def backtest_cmd(
     coin: Annotated[str, typer.Argument(help="Coin id (CoinGecko id, e.g. bitcoin).")],
     preset: PresetOpt = DEFAULT_PRESET,

@@ -102,22 +102,18 @@ def train_and_save(
     on_start: Callable[[int], None] | None = None,
 ) -> VersionOut | None:
     """Train as ``spec`` says and store the result; None when cancelled (nothing saved)."""
-    from coincast.api import Forecaster, load_history
+    from coincast.api import SCHEDULE_KEYS, Forecaster, load_history, load_stored
     from coincast.server.views import version_out
-    from coincast.store.tfjs import from_tfjs, to_tfjs
+    from coincast.store.tfjs import to_tfjs
 
     overrides = spec.params.model_dump(exclude_none=True)
     if "units" in overrides:
         overrides["units"] = tuple(overrides["units"])
     history = load_history(spec.coin, settings)
     if spec.parent_version is not None:
-        stored = registry.get(user, spec.name, spec.parent_version)
-        model, _window, meta = from_tfjs(stored.model_json, stored.weights)
-        fc = Forecaster.from_model(model, meta)
         # Only the training schedule may change: the network and its inputs are fixed.
-        allowed = {k: overrides[k] for k in ("epochs", "batch_size", "lr", "patience", "seed")
-                   if k in overrides}  # fmt: skip
-        fc.preset = fc.preset.with_overrides(**allowed) if allowed else fc.preset
+        schedule = {k: overrides[k] for k in SCHEDULE_KEYS if k in overrides}
+        fc, _ = load_stored(user, spec.name, spec.parent_version, registry=registry, **schedule)
         warm = True
     else:
         fc = Forecaster(spec.preset, **overrides)
