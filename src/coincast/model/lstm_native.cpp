@@ -21,6 +21,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 namespace {
 
@@ -49,10 +50,19 @@ inline float tanh_(float x) {
 
 inline float sigmoid(float z) { return 0.5f + 0.5f * tanh_(0.5f * z); }
 
-void check(const at::Tensor& t, int64_t dim, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32");
-  TORCH_CHECK(t.dim() == dim, name, " must have ", dim, " dimensions");
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+struct Arg {
+  const at::Tensor& t;
+  int64_t dim;
+  const char* name;
+};
+
+// Every buffer is read through raw pointers: float32, the expected rank, contiguous.
+void check(std::initializer_list<Arg> args) {
+  for (const Arg& a : args) {
+    TORCH_CHECK(a.t.scalar_type() == at::kFloat, a.name, " must be float32");
+    TORCH_CHECK(a.t.dim() == a.dim, a.name, " must have ", a.dim, " dimensions");
+    TORCH_CHECK(a.t.is_contiguous(), a.name, " must be contiguous");
+  }
 }
 
 // Forward over all time steps.
@@ -71,20 +81,14 @@ void lstm_forward(const at::Tensor& acts, const at::Tensor& w_hh_t, const at::Te
                   const at::Tensor& p_o, const at::Tensor& ifg, const at::Tensor& dc_dh,
                   const at::Tensor& x, const at::Tensor& w_ih_t, const at::Tensor& bias,
                   bool cache) {
-  check(acts, 4, "acts");
-  check(w_hh_t, 3, "w_hh_t");
-  check(hs, 4, "hs");
-  check(cs, 4, "cs");
-  check(tc, 4, "tc");
-  check(scratch, 3, "scratch");
+  check({{acts, 4, "acts"}, {w_hh_t, 3, "w_hh_t"}, {hs, 4, "hs"}, {cs, 4, "cs"},
+         {tc, 4, "tc"}, {scratch, 3, "scratch"}});
   const int64_t m = acts.size(0), t_len = acts.size(1), b = acts.size(2), u4 = acts.size(3);
   const int64_t u = u4 / 4;
   TORCH_CHECK(u4 == 4 * u && w_hh_t.size(1) == u && w_hh_t.size(2) == u4, "shape mismatch");
   TORCH_CHECK(hs.size(1) == t_len + 1 && cs.size(1) == t_len + 1, "hs/cs need T+1 steps");
   if (cache) {
-    check(p_o, 4, "p_o");
-    check(ifg, 4, "ifg");
-    check(dc_dh, 4, "dc_dh");
+    check({{p_o, 4, "p_o"}, {ifg, 4, "ifg"}, {dc_dh, 4, "dc_dh"}});
     TORCH_CHECK(p_o.size(1) == t_len, "cache buffers need T steps");
   }
   float* a_ptr = acts.data_ptr<float>();
@@ -98,9 +102,7 @@ void lstm_forward(const at::Tensor& acts, const at::Tensor& w_hh_t, const at::Te
   const bool project = x.numel() > 0;
   const int64_t n_in = project ? x.size(3) : 0;
   if (project) {
-    check(x, 4, "x");
-    check(w_ih_t, 3, "w_ih_t");
-    check(bias, 2, "bias");
+    check({{x, 4, "x"}, {w_ih_t, 3, "w_ih_t"}, {bias, 2, "bias"}});
     TORCH_CHECK(w_ih_t.size(1) == n_in && w_ih_t.size(2) == u4, "w_ih_t shape mismatch");
   }
   const float* x_ptr = project ? x.data_ptr<float>() : nullptr;
@@ -177,16 +179,10 @@ void lstm_backward(const at::Tensor& acts, const at::Tensor& p_o, const at::Tens
                    const at::Tensor& dc_dh, const at::Tensor& w_hh, const at::Tensor& dh,
                    const at::Tensor& dc, const at::Tensor& dh_seq, const at::Tensor& dg,
                    const at::Tensor& x, const at::Tensor& d_wih_t, const at::Tensor& d_bias) {
-  check(acts, 4, "acts");
-  check(p_o, 4, "p_o");
-  check(ifg, 4, "ifg");
-  check(dc_dh, 4, "dc_dh");
-  check(w_hh, 3, "w_hh");
-  check(dh, 3, "dh");
-  check(dc, 3, "dc");
-  check(dg, 4, "dg");
+  check({{acts, 4, "acts"}, {p_o, 4, "p_o"}, {ifg, 4, "ifg"}, {dc_dh, 4, "dc_dh"},
+         {w_hh, 3, "w_hh"}, {dh, 3, "dh"}, {dc, 3, "dc"}, {dg, 4, "dg"}});
   const bool has_seq = dh_seq.numel() > 0;
-  if (has_seq) check(dh_seq, 4, "dh_seq");
+  if (has_seq) check({{dh_seq, 4, "dh_seq"}});
   const int64_t m = acts.size(0), t_len = acts.size(1), b = acts.size(2), u4 = acts.size(3);
   const int64_t u = u4 / 4;
   const float* a_ptr = acts.data_ptr<float>();
@@ -200,9 +196,7 @@ void lstm_backward(const at::Tensor& acts, const at::Tensor& p_o, const at::Tens
   const bool project = x.numel() > 0;
   const int64_t n_in = project ? x.size(3) : 0;
   if (project) {
-    check(x, 4, "x");
-    check(d_wih_t, 3, "d_wih_t");
-    check(d_bias, 2, "d_bias");
+    check({{x, 4, "x"}, {d_wih_t, 3, "d_wih_t"}, {d_bias, 2, "d_bias"}});
   }
   const float* x_ptr = project ? x.data_ptr<float>() : nullptr;
   float* dwih_ptr = project ? d_wih_t.data_ptr<float>() : nullptr;
