@@ -55,15 +55,15 @@ def test_cors_only_for_configured_origins(settings: Settings) -> None:
 
 
 def test_active_jobs_per_user_are_capped(live_server: LiveServer) -> None:
-    # No history is stored, so jobs fail at once; hold them with a cancelled-on-exit queue
-    # by submitting faster than they fail is unreliable — so fill the manager directly.
+    # No history is stored, so jobs fail at once; holding them by submitting faster than
+    # they fail is unreliable — so record running jobs in the job store directly.
     jobs = live_server.app.state.services.jobs
     from coincast.server.jobs import Job
     from coincast.server.schemas import JobIn
 
     for k in range(MAX_ACTIVE_PER_USER):
         job = Job(id=f"held-{k}", user="local", spec=JobIn(coin="x", name="m"), status="running")
-        jobs._jobs[job.id] = job
+        jobs.store.insert(job.to_record(jobs.owner))
     with live_server.client() as c:
         r = c.post("/users/local/jobs", json={"coin": "x", "name": "m"})
         assert r.status_code == 400 and "cancel one" in r.json()["error"]["message"]

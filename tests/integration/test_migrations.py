@@ -16,6 +16,7 @@ from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, select,
 from sqlalchemy.exc import IntegrityError
 
 import coincast.store.backends  # noqa: F401  (declares the store tables)
+import coincast.store.jobs  # noqa: F401  (declares the training-jobs table)
 import coincast.store.users  # noqa: F401  (declares the users table)
 from coincast import migrations
 from coincast.db import metadata

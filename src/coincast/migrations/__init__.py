@@ -29,7 +29,9 @@ __all__ = ["upgrade", "current_revision", "head_revision", "MANAGED_TABLES"]
 
 HERE = Path(__file__).resolve().parent
 # The tables this package's revisions create and alter (the rest belong to other owners).
-MANAGED_TABLES = frozenset({"store_models", "store_model_versions", "server_users"})
+MANAGED_TABLES = frozenset(
+    {"store_models", "store_model_versions", "server_users", "training_jobs"}
+)
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock held while migrating.
 _PG_LOCK_KEY = 0x636F696E  # "coin"
 _ONCE = OncePerDatabase()

@@ -6,7 +6,12 @@ at a time) keeps the event loop free to serve progress and other requests. Each 
 records every ``EpochReport``; the SSE route replays them and follows new ones. A job
 that finishes saves a new version in the model store; "train further" loads a stored
 version, continues from its weights (``Forecaster.fit(warm_start=True)``) and records
-the parent. Jobs live in memory: a restart forgets them (the saved versions stay).
+the parent.
+
+Every job is also a row of the shared database (``coincast.store.jobs``): the process
+running it writes its status and each epoch there, so any server process can list it,
+stream its progress and cancel it (a flag the runner checks each epoch), and a restarted
+server still shows past jobs and marks the ones it was running as interrupted.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from coincast.errors import CoincastError, InvalidRequestError, JobNotFoundError
 from coincast.model.train import CancelToken, EpochReport
 from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
 from coincast.settings import Settings
+from coincast.store.jobs import ACTIVE, JobRecord, JobStore, this_owner
 from coincast.store.registry import ModelRegistry, validate_name
 
 __all__ = ["Job", "JobManager", "train_and_save"]
@@ -33,6 +39,7 @@ log = logging.getLogger("coincast.server.jobs")
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 _KEEP_FINISHED = 200
 MAX_ACTIVE_PER_USER = 4
+STALLED_AFTER_S = 30 * 60  # an active job of another process with no progress this long
 
 
 @dataclass
@@ -52,6 +59,38 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in ("succeeded", "failed", "cancelled")
+
+    def to_record(self, owner: str) -> JobRecord:
+        return JobRecord(
+            id=self.id, user=self.user, owner=owner, spec=self.spec.model_dump(mode="json"),
+            status=self.status, epochs=self.epochs,
+            history=[e.model_dump(mode="json") for e in self.history],
+            created_at=self.created_at, finished_at=self.finished_at, error=self.error,
+            result=None if self.result is None else self.result.model_dump(mode="json"),
+        )  # fmt: skip
+
+    @classmethod
+    def from_record(cls, rec: JobRecord) -> Job:
+        """A read-only view of a job that may run in another process."""
+        status = rec.status
+        error = rec.error
+        idle = (datetime.now(UTC) - rec.updated_at).total_seconds()
+        if status in ACTIVE and idle > STALLED_AFTER_S:
+            status, error = (
+                "failed",
+                (
+                    f"No progress for {idle / 60:.0f} minutes: the server process running this job "
+                    f"({rec.owner}) seems to have stopped. Saved versions are kept; start the job "
+                    "again."
+                ),
+            )
+        return cls(
+            id=rec.id, user=rec.user, spec=JobIn.model_validate(rec.spec),
+            status=status,  # type: ignore[arg-type]
+            epochs=rec.epochs, history=[EpochOut.model_validate(e) for e in rec.history],
+            created_at=rec.created_at, finished_at=rec.finished_at, error=error,
+            result=None if rec.result is None else VersionOut.model_validate(rec.result),
+        )  # fmt: skip
 
     def to_out(self) -> JobOut:
         last = self.history[-1] if self.history else None
@@ -135,9 +174,18 @@ class JobManager:
     def __init__(self, settings: Settings, registry: ModelRegistry, max_workers: int = 1) -> None:
         self.settings = settings
         self.registry = registry
-        self._jobs: dict[str, Job] = {}
+        self.store = JobStore(settings)
+        self.owner = this_owner()
+        self._jobs: dict[str, Job] = {}  # the jobs this process runs (live objects)
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cc-train")
+        for rec in self.store.interrupted_on_this_host():
+            rec.status, rec.finished_at = "failed", datetime.now(UTC)
+            rec.error = (
+                "The server stopped while this job was queued or running; nothing of it was "
+                "saved. Start it again."
+            )
+            self.store.save(rec)
 
     def submit(self, user: str, spec: JobIn) -> Job:
         validate_name(spec.name)
@@ -145,35 +193,45 @@ class JobManager:
             self.registry.info(user, spec.name, spec.parent_version)  # 404 now, not later
         job = Job(id=uuid.uuid4().hex, user=user, spec=spec)
         with self._lock:
-            active = sum(1 for j in self._jobs.values() if j.user == user and not j.finished)
+            active = sum(1 for j in self.list(user) if not j.finished)
             if active >= MAX_ACTIVE_PER_USER:
                 raise InvalidRequestError(
                     f"You already have {active} training jobs queued or running (the limit is "
                     f"{MAX_ACTIVE_PER_USER}). Wait for one to finish, or cancel one."
                 )
-            self._prune()
+            self.store.prune(user, _KEEP_FINISHED)
+            self.store.insert(job.to_record(self.owner))
             self._jobs[job.id] = job
         self._pool.submit(self._run, job)
         return job
 
     def get(self, user: str, job_id: str) -> Job:
+        """The live job when this process runs it, else its latest state from the store."""
         job = self._jobs.get(job_id)
+        if job is None:
+            rec = self.store.get(job_id)
+            job = None if rec is None else Job.from_record(rec)
         if job is None or job.user != user:
             raise JobNotFoundError(
-                f"No training job {job_id!r} for user {user!r}. Jobs are kept in memory "
-                "and forgotten when the server restarts; list them with GET …/jobs."
+                f"No training job {job_id!r} for user {user!r}; list them with GET …/jobs."
             )
         return job
 
+    def runs_here(self, job_id: str) -> bool:
+        return job_id in self._jobs
+
     def list(self, user: str) -> list[Job]:
-        with self._lock:
-            return [j for j in self._jobs.values() if j.user == user]
+        return [self._jobs.get(r.id) or Job.from_record(r) for r in self.store.for_user(user)]
 
     def cancel(self, user: str, job_id: str) -> Job:
         job = self.get(user, job_id)
-        job.cancel_token.cancel()
-        if job.status == "queued":
-            self._finish(job, "cancelled")
+        if job.finished:
+            return job
+        self.store.request_cancel(job_id)  # the process running it stops at its next epoch
+        if job_id in self._jobs:
+            job.cancel_token.cancel()
+            if job.status == "queued":
+                self._finish(job, "cancelled")
         return job
 
     def shutdown(self) -> None:
@@ -183,28 +241,44 @@ class JobManager:
                 job.cancel_token.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _prune(self) -> None:
-        finished = [j for j in self._jobs.values() if j.finished]
-        for job in finished[: max(0, len(finished) - _KEEP_FINISHED)]:
-            del self._jobs[job.id]
+    def _save(self, job: Job) -> None:
+        """Write through; a database outage must not kill the training thread."""
+        try:
+            self.store.save(job.to_record(self.owner))
+        except CoincastError:
+            log.warning("could not record the state of job %s", job.id, exc_info=True)
+
+    def _cancel_requested(self, job: Job) -> bool:
+        try:
+            return self.store.cancel_requested(job.id)
+        except CoincastError:
+            return False
 
     def _finish(self, job: Job, status: Status, error: str | None = None) -> None:
         job.error = error
         job.finished_at = datetime.now(UTC)
         job.status = status  # last: readers treat a finished status as "all fields final"
+        self._save(job)
+        with self._lock:
+            self._jobs.pop(job.id, None)  # from now on the store has the final record
 
     def _run(self, job: Job) -> None:
-        if job.cancel_token.cancelled:
+        if job.cancel_token.cancelled or self._cancel_requested(job):
             if not job.finished:
                 self._finish(job, "cancelled")
             return
         job.status = "running"
+        self._save(job)
 
         def on_start(epochs: int) -> None:
             job.epochs = epochs
+            self._save(job)
 
         def on_epoch(report: EpochReport) -> None:
             job.history.append(_epoch_out(report))
+            self._save(job)
+            if self._cancel_requested(job):  # asked through another server process
+                job.cancel_token.cancel()
 
         try:
             result = train_and_save(

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from coincast.server.deps import JobsDep, OwnerDep
 from coincast.server.routes import ERRORS
@@ -17,6 +18,7 @@ router = APIRouter(tags=["jobs"], responses=ERRORS)
 
 JobPath = Annotated[str, Path(min_length=1, max_length=64, description="Job id.")]
 _POLL_S = 0.1
+_POLL_REMOTE_S = 0.5
 
 
 @router.post("/users/{user}/jobs", response_model=JobOut, status_code=202)
@@ -46,9 +48,10 @@ def cancel_job(user: OwnerDep, job_id: JobPath, jobs: JobsDep) -> JobOut:
     summary="Progress as Server-Sent Events: status, one 'epoch' per epoch, final status",
 )
 async def job_events(user: OwnerDep, job_id: JobPath, jobs: JobsDep) -> EventSourceResponse:
-    job = jobs.get(user, job_id)
+    first = await run_in_threadpool(jobs.get, user, job_id)
 
     async def stream() -> AsyncIterator[dict[str, Any]]:
+        job = first
         yield {"event": "status", "data": job.to_out().model_dump_json()}
         sent = 0
         while True:
@@ -59,6 +62,9 @@ async def job_events(user: OwnerDep, job_id: JobPath, jobs: JobsDep) -> EventSou
             if done:
                 yield {"event": "status", "data": job.to_out().model_dump_json()}
                 return
-            await asyncio.sleep(_POLL_S)
+            # A job this process runs is a live object; another process's is re-read from
+            # the shared database, less often.
+            await asyncio.sleep(_POLL_S if jobs.runs_here(job_id) else _POLL_REMOTE_S)
+            job = await run_in_threadpool(jobs.get, user, job_id)
 
     return EventSourceResponse(stream(), ping=15)
