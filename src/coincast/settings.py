@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     max_model_json_bytes: int = Field(default=1_000_000, gt=0)
     max_weights_bytes: int = Field(default=64_000_000, gt=0)
+    # Longer than clients' idle-connection expiry (httpx 5 s, browsers a minute or more), so
+    # a reused connection is not closed by the server at the moment a request is sent.
+    keep_alive_s: int = Field(default=75, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
     # Remote coincast server for `coincast models push/pull` (client side).
     remote_url: str | None = Field(default=None, description="e.g. http://host:8000")

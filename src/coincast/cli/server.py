@@ -96,7 +96,9 @@ def serve_cmd(
     elif not is_loopback(host):
         console.print("Every request needs a token (`coincast users add NAME`).")
     threading.Thread(target=_warm_coin_list, args=(settings,), daemon=True).start()
-    config = uvicorn.Config(fastapi_app, log_level="info", access_log=False)
+    config = uvicorn.Config(
+        fastapi_app, log_level="info", access_log=False, timeout_keep_alive=settings.keep_alive_s
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
