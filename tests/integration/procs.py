@@ -24,10 +24,12 @@ _CHILD = """
 import socket, sys, uvicorn
 from coincast.server.app import create_app
 from coincast.settings import Settings
-app = create_app(Settings(), loopback=False)
+settings = Settings()
+app = create_app(settings, loopback=False)
 sock = socket.create_server(("127.0.0.1", 0))
 print(sock.getsockname()[1], flush=True)
-config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                        timeout_keep_alive=settings.keep_alive_s)  # as `coincast serve`
 uvicorn.Server(config).run(sockets=[sock])
 """
 
