@@ -193,13 +193,15 @@ class JobManager:
             self.registry.info(user, spec.name, spec.parent_version)  # 404 now, not later
         job = Job(id=uuid.uuid4().hex, user=user, spec=spec)
         with self._lock:
-            active = sum(1 for j in self.list(user) if not j.finished)
+            records = self.store.for_user(user)  # one read serves the cap and the pruning
+            active = sum(1 for r in records if not self._view(r).finished)
             if active >= MAX_ACTIVE_PER_USER:
                 raise InvalidRequestError(
                     f"You already have {active} training jobs queued or running (the limit is "
                     f"{MAX_ACTIVE_PER_USER}). Wait for one to finish, or cancel one."
                 )
-            self.store.prune(user, _KEEP_FINISHED)
+            finished = [r.id for r in records if r.status not in ACTIVE]  # oldest first
+            self.store.delete(finished[: max(0, len(finished) - _KEEP_FINISHED)])
             self.store.insert(job.to_record(self.owner))
             self._jobs[job.id] = job
         self._pool.submit(self._run, job)
@@ -221,7 +223,11 @@ class JobManager:
         return job_id in self._jobs
 
     def list(self, user: str) -> list[Job]:
-        return [self._jobs.get(r.id) or Job.from_record(r) for r in self.store.for_user(user)]
+        return [self._view(r) for r in self.store.for_user(user)]
+
+    def _view(self, rec: JobRecord) -> Job:
+        """The live object when this process runs the job, else the record's state."""
+        return self._jobs.get(rec.id) or Job.from_record(rec)
 
     def cancel(self, user: str, job_id: str) -> Job:
         job = self.get(user, job_id)

@@ -184,19 +184,13 @@ class JobStore:
         result: bool = self._guard(run)
         return result
 
-    def active(self, user: str) -> list[JobRecord]:
-        return [r for r in self.for_user(user) if r.status in ACTIVE]
-
-    def prune(self, user: str, keep: int) -> None:
-        """Delete the user's oldest finished jobs beyond ``keep``."""
-        finished = [r.id for r in self.for_user(user) if r.status not in ACTIVE]
-        old = finished[: max(0, len(finished) - keep)]
-        if not old:
+    def delete(self, job_ids: list[str]) -> None:
+        if not job_ids:
             return
 
         def run() -> None:
             with self.engine.begin() as conn:
-                conn.execute(delete(jobs_table).where(jobs_table.c.id.in_(old)))
+                conn.execute(delete(jobs_table).where(jobs_table.c.id.in_(job_ids)))
 
         self._guard(run)
 
