@@ -21,7 +21,7 @@ install: $(PY_STAMP)
 $(PY_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m coincast.model.native  # build the compiled LSTM loop now, not in the first run
+	$(PY) -m coincast.model.fast.native  # build the compiled LSTM loop now, not in the first run
 	touch $@
 
 node: $(NODE_STAMP)

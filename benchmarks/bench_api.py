@@ -33,12 +33,12 @@ import torch
 import uvicorn
 
 from coincast.api import Forecaster
-from coincast.data.cache import MarketCache
+from coincast.data.market.cache import MarketCache
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.server.app import create_app
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from coincast.store.tfjs import to_tfjs
+from coincast.store.tfjs.write import to_tfjs
 
 CLIENTS = 20
 PER_CLIENT = int(os.environ.get("BENCH_API_REQUESTS", "25"))

@@ -26,9 +26,9 @@ from tests.integration.fuzz import CHECKS, run_schemathesis  # noqa: E402
 from tests.integration.procs import running_server  # noqa: E402
 from tests.live_server import model_files  # noqa: E402
 
+from coincast.server.users import UserStore  # noqa: E402
 from coincast.settings import Settings  # noqa: E402
 from coincast.store.registry import ModelRegistry  # noqa: E402
-from coincast.store.users import UserStore  # noqa: E402
 
 
 def main() -> int:

@@ -44,10 +44,10 @@ from tests.integration.procs import ServerProcess, start_server  # noqa: E402
 
 from coincast.api import Forecaster  # noqa: E402
 from coincast.model.lstm import LSTMRegressor, ModelConfig  # noqa: E402
+from coincast.server.users import UserStore  # noqa: E402
 from coincast.settings import Settings  # noqa: E402
 from coincast.store.registry import ModelRegistry  # noqa: E402
-from coincast.store.tfjs import to_tfjs  # noqa: E402
-from coincast.store.users import UserStore  # noqa: E402
+from coincast.store.tfjs.write import to_tfjs  # noqa: E402
 
 USERS = 10
 ROUTES = ("upload", "list models", "list versions", "download", "forecast")
@@ -294,7 +294,7 @@ def main() -> int:
         finally:
             for s in servers:
                 s.stop()
-            from coincast import db
+            from coincast.db import engine as db
 
             for engine in db._engines.values():
                 engine.dispose()

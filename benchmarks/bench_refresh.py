@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))  # for tests.fakes (the benchmark reuses the test 
 
 from tests.fakes.coingecko import FakeCoinGecko, _default_shared  # noqa: E402
 
-from coincast.data.cache import MarketCache  # noqa: E402
-from coincast.data.coingecko import CoinGeckoClient  # noqa: E402
-from coincast.data.refresh import refresh_top  # noqa: E402
+from coincast.data.coingecko.client import CoinGeckoClient  # noqa: E402
+from coincast.data.market.cache import MarketCache  # noqa: E402
+from coincast.data.market.refresh import refresh_top  # noqa: E402
 from coincast.settings import DEFAULT_RATE_PER_MINUTE  # noqa: E402
 
 CHART = "/coins/*/market_chart"

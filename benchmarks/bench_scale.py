@@ -36,8 +36,8 @@ def env_int(name: str, default: int) -> int:
 
 def load(days: int) -> dict[str, pd.DataFrame]:
     from coincast.data.clean import clean
+    from coincast.data.coingecko.stablecoins import looks_pegged
     from coincast.data.csv_import import read_history_csv
-    from coincast.data.stablecoins import looks_pegged
     from coincast.settings import Settings
 
     settings = Settings(_env_file=None, data_dir=Path(tempfile.mkdtemp()))  # type: ignore[call-arg]
@@ -62,7 +62,7 @@ def summary(results: list) -> str:  # type: ignore[type-arg]
 
 
 def bench_training(skip: set[str]) -> None:
-    from coincast.many import fit_many
+    from coincast.scale.engines import fit_many
 
     coins, measure = env_int("BENCH_SCALE_COINS", 100), env_int("BENCH_SCALE_MEASURE", 20)
     days, epochs = env_int("BENCH_SCALE_DAYS", 730), env_int("BENCH_SCALE_EPOCHS", 50)
@@ -97,7 +97,7 @@ def bench_training(skip: set[str]) -> None:
           f"{env_int('BENCH_SCALE_SEQ_THREADS', 1)} torch thread)  ({summary(res)})")  # fmt: skip
 
     if "ray" not in skip:
-        from coincast.distributed import ray_runtime
+        from coincast.scale.ray_tasks import ray_runtime
 
         t0 = time.perf_counter()
         with ray_runtime():
@@ -114,8 +114,8 @@ def bench_training(skip: set[str]) -> None:
 
 
 def bench_tuning() -> None:
+    from coincast.scale.tune import report_lines, tune_coin
     from coincast.settings import Settings
-    from coincast.tune import report_lines, tune_coin
 
     trials, epochs = env_int("BENCH_TUNE_TRIALS", 16), env_int("BENCH_TUNE_EPOCHS", 30)
     history = load(env_int("BENCH_SCALE_DAYS", 730))["bitcoin"]

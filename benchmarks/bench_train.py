@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from coincast.model.batched import train_many
+from coincast.model.fast.batched import train_many
+from coincast.model.fast.native import native_status
 from coincast.model.lstm import LSTMRegressor, ModelConfig
-from coincast.model.native import native_status
-from coincast.model.train import TrainConfig, train_model, train_reference
+from coincast.model.schedule import TrainConfig
+from coincast.model.train import train_model, train_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared"))

@@ -85,7 +85,7 @@ def model_files(
     import torch
 
     from coincast.model.lstm import LSTMRegressor, ModelConfig
-    from coincast.store.tfjs import to_tfjs
+    from coincast.store.tfjs.write import to_tfjs
 
     model = LSTMRegressor(
         ModelConfig(n_features=2, units=(units,)), generator=torch.Generator().manual_seed(seed)

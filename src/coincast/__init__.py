@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from coincast.errors import CoincastError
 from coincast.settings import Settings
-
-__version__ = "0.1.0"
+from coincast.version import __version__
 
 if TYPE_CHECKING:
     from coincast.api import Evaluation, Forecaster, backtest, load_history

@@ -52,7 +52,7 @@ def load_history(
 
     Raises NoDataError when nothing is stored yet (the message says how to fetch it).
     """
-    from coincast.data.cache import MarketCache
+    from coincast.data.market.cache import MarketCache
 
     settings = settings or Settings()
     frame = MarketCache(settings).history(coin)
@@ -80,7 +80,7 @@ def load_stored(
     """
     from coincast.errors import InvalidRequestError
     from coincast.store.registry import ModelRegistry
-    from coincast.store.tfjs import from_tfjs
+    from coincast.store.tfjs.read import from_tfjs
 
     fixed = sorted(k for k, v in schedule.items() if v is not None and k not in SCHEDULE_KEYS)
     if fixed:

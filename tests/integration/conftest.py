@@ -50,7 +50,7 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     """A fresh, empty database for one test (dropped afterwards)."""
     import psycopg
 
-    from coincast import db
+    from coincast.db import engine as db
 
     admin = make_url(pg_admin_url)
     name = f"cc_test_{uuid.uuid4().hex[:12]}"

@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from coincast.server.users import UserStore
 from coincast.settings import Settings
 from coincast.store.faults import POINTS
 from coincast.store.registry import ModelRegistry
-from coincast.store.tfjs import from_tfjs
-from coincast.store.users import UserStore
+from coincast.store.tfjs.read import from_tfjs
 from tests.integration.conftest import settings_env
 from tests.integration.procs import running_server, start_server
 from tests.live_server import model_files, multipart

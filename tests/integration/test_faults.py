@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from coincast.server.users import UserStore
 from coincast.store.registry import ModelRegistry
-from coincast.store.users import UserStore
 from tests.integration.conftest import scaled_settings
 from tests.integration.faultproxy import FaultProxy
 from tests.live_server import LiveServer, model_files, multipart, serve

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coincast.settings import Settings
-from tests.test_jobs_shared import (
+from tests.server.test_jobs_shared import (
     test_a_job_started_on_one_server_is_seen_streamed_and_cancelled_from_another as shared_job,
 )
 

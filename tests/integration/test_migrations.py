@@ -15,11 +15,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-import coincast.store.backends  # noqa: F401  (declares the store tables)
-import coincast.store.jobs  # noqa: F401  (declares the training-jobs table)
-import coincast.store.users  # noqa: F401  (declares the users table)
-from coincast import migrations
-from coincast.db import metadata
+import coincast.server.job_store  # noqa: F401  (declares the training-jobs table)
+import coincast.server.users  # noqa: F401  (declares the users table)
+import coincast.store.sql_metadata  # noqa: F401  (declares the store tables)
+from coincast.db import migrate as migrations
+from coincast.db.engine import metadata
 from coincast.settings import Settings
 
 
@@ -55,7 +55,7 @@ def _duplicate_version_rejected(engine: Engine) -> None:
     """The database itself refuses a second row for the same (user, name, version)."""
     from datetime import UTC, datetime
 
-    from coincast.store.backends import model_versions_table, models_table
+    from coincast.store.sql_metadata import model_versions_table, models_table
 
     now = datetime.now(UTC)
     row = {
@@ -141,7 +141,7 @@ def test_concurrent_startups_migrate_once(pg_url: str) -> None:
 
 
 def test_registry_start_up_runs_the_migrations(settings: Settings) -> None:
-    from coincast.db import make_engine
+    from coincast.db.engine import make_engine
     from coincast.store.registry import ModelRegistry
 
     ModelRegistry(settings)

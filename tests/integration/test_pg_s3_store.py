@@ -125,7 +125,7 @@ def test_unreachable_object_store_is_a_503_naming_the_endpoint(
 def test_market_cache_runs_on_the_same_postgres(pg_s3_settings: Settings) -> None:
     import pandas as pd
 
-    from coincast.data.cache import MarketCache
+    from coincast.data.market.cache import MarketCache
 
     index = pd.DatetimeIndex(pd.date_range("2024-01-01", periods=5, freq="D"), name="date")
     frame = pd.DataFrame(

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from coincast.server.users import UserStore, users_table
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from coincast.store.users import UserStore, users_table
 from tests.live_server import LiveServer, model_files, multipart, serve
 
 ALICE_MODEL = model_files(seed=11, meta={"metrics": {"rmse": 123.456789}})
@@ -127,7 +127,7 @@ def test_public_flag_opens_reads_never_writes(two: Two) -> None:
 
 
 def test_tokens_are_stored_only_as_sha256(settings: Settings) -> None:
-    from coincast.db import make_engine
+    from coincast.db.engine import make_engine
 
     users = UserStore(settings)
     _user, token = users.add("carol")

@@ -178,7 +178,7 @@ def test_errors_are_shown_in_the_page(
 
 def test_sign_in_with_a_token(page: Any, fake_coingecko: Any, tmp_path: Any) -> None:
     """With a user configured, the page asks for a token and then acts as that user."""
-    from coincast.store.users import UserStore
+    from coincast.server.users import UserStore
     from tests.web.conftest import serve
 
     settings = fake_coingecko.settings(tmp_path / "data")

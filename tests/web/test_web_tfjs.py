@@ -96,7 +96,7 @@ def test_browser_model_forecasts_the_same_in_python(page: Any, static_site: str)
     import numpy as np
 
     from coincast.api import Forecaster
-    from coincast.store.tfjs import from_tfjs
+    from coincast.store.tfjs.read import from_tfjs
 
     page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
     page.goto(static_site + "/")

@@ -23,13 +23,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from coincast.cli import app
+from coincast.cli.app import app
 from coincast.cli.common import user_errors
-from coincast.data.cache import MarketCache
 from coincast.data.clean import CleaningReport, clean
-from coincast.data.coingecko import CoinGeckoClient
+from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
-from coincast.data.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
+from coincast.data.market.cache import MarketCache
+from coincast.data.market.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
 from coincast.errors import ConfigError, InvalidRequestError
 from coincast.settings import Settings
 
@@ -83,8 +83,8 @@ def top_cmd(
     ] = False,
 ) -> None:
     """List the top coins by trading volume (and store the list)."""
-    from coincast.data.coingecko import MarketCoin
-    from coincast.data.stablecoins import is_stablecoin
+    from coincast.data.coingecko.client import MarketCoin
+    from coincast.data.coingecko.stablecoins import is_stablecoin
 
     settings = _settings()
     cache = MarketCache(settings)

@@ -24,9 +24,9 @@ from coincast.api import (
     load_history,
     load_stored,
 )
-from coincast.cli import app
+from coincast.cli.app import app
 from coincast.cli.common import user_errors
-from coincast.model.train import EpochReport
+from coincast.model.schedule import EpochReport
 from coincast.settings import Settings
 
 __all__ = ["backtest_cmd", "forecast_cmd", "train_cmd"]
@@ -208,7 +208,7 @@ def train_cmd(
     _report(fc.evaluation, coin)
     if save:
         from coincast.store.registry import ModelRegistry
-        from coincast.store.tfjs import to_tfjs
+        from coincast.store.tfjs.write import to_tfjs
 
         assert fc.model is not None and fc.spec is not None
         doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
@@ -228,7 +228,7 @@ def _train_further(
     """Continue a stored model's training and save it as the next version of its name,
     with the version it started from recorded as the parent (as the server does)."""
     from coincast.store.registry import ModelRegistry
-    from coincast.store.tfjs import to_tfjs
+    from coincast.store.tfjs.write import to_tfjs
 
     settings = _settings()
     registry = ModelRegistry(settings)

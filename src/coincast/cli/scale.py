@@ -4,7 +4,7 @@
 hands over when ``--top`` is given), so users learn one verb: one model per coin of the
 stored top list, each saved as a version in the model store as soon as it is done, one
 overall progress bar, then a summary beside naive. ``tune`` runs Ray Tune with Optuna
-(``coincast.tune``). Both take ``COINCAST_RAY_ADDRESS`` to use a Ray cluster.
+(``coincast.scale.tune``). Both take ``COINCAST_RAY_ADDRESS`` to use a Ray cluster.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from coincast.cli import app
+from coincast.cli.app import app
 from coincast.errors import InvalidRequestError, NoDataError
-from coincast.many import ENGINES, CoinResult, Engine, fit_many
 from coincast.model.presets import get_preset
+from coincast.scale.engines import ENGINES, CoinResult, Engine, fit_many
 from coincast.settings import Settings
 
 __all__ = ["collect_histories", "summary_table", "train_top", "tune_cmd"]
@@ -40,8 +40,8 @@ def collect_histories(
     "forecast" is its peg.
     """
     from coincast.api import load_history
-    from coincast.data.cache import MarketCache
-    from coincast.data.stablecoins import looks_pegged
+    from coincast.data.coingecko.stablecoins import looks_pegged
+    from coincast.data.market.cache import MarketCache
 
     cache = MarketCache(settings)
     stored = {s.coin_id for s in cache.summaries()}
@@ -188,7 +188,7 @@ def tune_cmd(
     and its model stored as a version.
     """
     from coincast.api import load_history
-    from coincast.tune import report_lines, tune_coin
+    from coincast.scale.tune import report_lines, tune_coin
 
     settings = Settings()
     history = load_history(coin, settings)

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from coincast.cli import app, err_console
+from coincast.cli.app import app, err_console
 from coincast.cli.common import user_errors
 from coincast.errors import AuthError, CoincastError, InvalidRequestError
 from coincast.settings import Settings
@@ -108,8 +108,8 @@ def _warm_coin_list(settings: Settings) -> None:
     Without it, the first sign of a missing network would be an error in the page minutes
     later. One attempt, no retries: this is a probe, the page retries on demand.
     """
-    from coincast.data.cache import MarketCache
-    from coincast.data.coingecko import CoinGeckoClient
+    from coincast.data.coingecko.client import CoinGeckoClient
+    from coincast.data.market.cache import MarketCache
 
     try:
         cache = MarketCache(settings)
@@ -137,7 +137,7 @@ def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ -).")],
 ) -> None:
     """Create a user and print their token (shown once; only its hash is stored)."""
-    from coincast.store.users import UserStore
+    from coincast.server.users import UserStore
 
     _user, token = UserStore(Settings()).add(name)
     err_console.print(f"Created user {name!r}. Their token (shown only now):")
@@ -148,7 +148,7 @@ def users_add(
 @user_errors
 def users_list() -> None:
     """List users (never tokens: they are not stored)."""
-    from coincast.store.users import UserStore
+    from coincast.server.users import UserStore
 
     users = UserStore(Settings()).list()
     if not users:
@@ -166,7 +166,7 @@ def users_remove(
     name: Annotated[str, typer.Argument(help="User to delete.")],
 ) -> None:
     """Delete a user; their token stops working at once (their models stay)."""
-    from coincast.store.users import UserStore
+    from coincast.server.users import UserStore
 
     if not UserStore(Settings()).remove(name):
         raise InvalidRequestError(f"No user {name!r}. `coincast users list` shows them.")

@@ -35,10 +35,9 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from coincast.data.frame import HISTORY_COLUMNS, validate_history
 from coincast.errors import DataError
 from coincast.settings import Settings
-
-from .frame import HISTORY_COLUMNS, validate_history
 
 __all__ = ["clean", "CleaningParams", "CleaningReport", "Change", "find_volume_spikes"]
 

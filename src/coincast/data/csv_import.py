@@ -34,9 +34,8 @@ from typing import Literal
 
 import pandas as pd
 
+from coincast.data.frame import HISTORY_COLUMNS, validate_history
 from coincast.errors import CsvImportError
-
-from .frame import HISTORY_COLUMNS, validate_history
 
 __all__ = ["read_history_csv", "CsvLayout", "LAYOUTS"]
 

@@ -26,7 +26,8 @@ from coincast.forecast.intervals import conformal_quantiles, extend_quantiles, i
 from coincast.forecast.metrics import mase_scale
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import Preset, get_preset
-from coincast.model.train import CancelToken, OnEpoch, TrainConfig, TrainResult, train_model
+from coincast.model.schedule import CancelToken, OnEpoch, TrainConfig, TrainResult
+from coincast.model.train import train_model
 from coincast.prep.dataset import Prepared, contiguous_tail, prepare
 from coincast.prep.scaling import MinMaxScaler
 
@@ -39,7 +40,7 @@ EVAL_HORIZON = 7
 MAX_DAYS = 90
 
 
-# Hook for coincast.many (issue 7): training many coins as one batched computation
+# Hook for coincast.scale.engines (issue 7): training many coins as one batched computation
 # needs every coin's prepared samples before any model trains, so ``fit`` accepts a
 # stand-in with ``train_model``'s signature. Everyone else leaves the default.
 TrainFn = Callable[..., TrainResult]
@@ -266,7 +267,7 @@ class Forecaster:
     # -- persistence as plain JSON ---------------------------------------------------
     def metadata(self) -> dict[str, Any]:
         """Everything a forecast needs besides the weights (JSON-serialisable, no NaN)."""
-        from coincast import __version__
+        from coincast.version import __version__
 
         if self.spec is None or self._last is None:
             raise ModelError("this forecaster is not fitted; call .fit(history) first.")

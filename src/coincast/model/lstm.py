@@ -1,7 +1,7 @@
 """The LSTM regressor shared by every preset, with Keras/TF.js layer semantics.
 
 The parameter layout is a contract with ``coincast.store.tfjs`` (export/import to a
-TF.js layers model) and ``coincast.model.batched``:
+TF.js layers model) and ``coincast.model.fast.batched``:
 
     lstm.{k}   torch.nn.LSTM(in_k, units[k], batch_first=True), one layer each
                weight_ih_l0 [4u, in]  weight_hh_l0 [4u, u]  bias_ih_l0 [4u]  bias_hh_l0 [4u]

@@ -25,15 +25,15 @@ from starlette.routing import Route, compile_path
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from coincast import __version__
 from coincast.errors import AuthError, CoincastError
 from coincast.server.deps import path_error
-from coincast.server.jobs import JobManager
+from coincast.server.job_runner import JobManager
 from coincast.server.limits import BodySizeLimit
 from coincast.server.services import Services, is_loopback
+from coincast.server.users import UserStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from coincast.store.users import UserStore
+from coincast.version import __version__
 
 __all__ = ["create_app", "error_response", "WEB_DIR"]
 

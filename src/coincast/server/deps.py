@@ -14,8 +14,9 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from coincast.errors import AuthError, ForbiddenError
-from coincast.server.jobs import JobManager
+from coincast.server.job_runner import JobManager
 from coincast.server.services import Services
+from coincast.server.users import LOCAL_USER, UserStore
 from coincast.settings import Settings
 from coincast.store.registry import (
     NAME_PATTERN,
@@ -23,7 +24,6 @@ from coincast.store.registry import (
     ModelRegistry,
     validate_name,
 )
-from coincast.store.users import LOCAL_USER, UserStore
 
 __all__ = [
     "ServicesDep",

@@ -10,12 +10,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from coincast.server.users import UserStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from coincast.store.users import UserStore
 
 if TYPE_CHECKING:
-    from coincast.server.jobs import JobManager
+    from coincast.server.job_runner import JobManager
 
 __all__ = ["Services", "is_loopback"]
 

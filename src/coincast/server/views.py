@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from coincast.server.schemas import ModelOut, VersionOut
-from coincast.store.backends import ModelSummary, VersionInfo
+from coincast.store.records import ModelSummary, VersionInfo
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
 
 __all__ = [

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from coincast.settings import Settings
-from coincast.store.backends import BlobStore, MetadataStore, NewVersion, VersionInfo
+from coincast.store.blobs import BlobStore
+from coincast.store.records import MetadataStore, NewVersion, VersionInfo
 
 __all__ = ["POINTS", "PausingBlobStore", "pausing_metadata_store", "pause"]
 

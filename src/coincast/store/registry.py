@@ -25,13 +25,8 @@ from typing import Any
 
 from coincast.errors import InvalidRequestError, ModelFormatError
 from coincast.settings import Settings
-from coincast.store.backends import (
-    BlobStore,
-    MetadataStore,
-    ModelSummary,
-    NewVersion,
-    VersionInfo,
-)
+from coincast.store.blobs import BlobStore
+from coincast.store.records import MetadataStore, ModelSummary, NewVersion, VersionInfo
 
 __all__ = [
     "ModelRegistry",
@@ -251,7 +246,7 @@ def _validated(model_json: bytes, weights: bytes) -> tuple[bytes, dict[str, Any]
     that names other paths (sharded saves) is rewritten to ``model.weights.bin``, since
     the shards are already concatenated in manifest order.
     """
-    from coincast.store.tfjs import from_tfjs
+    from coincast.store.tfjs.read import from_tfjs
 
     _, _, user_meta = from_tfjs(model_json, weights)
     doc = json.loads(model_json)

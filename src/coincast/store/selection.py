@@ -11,10 +11,12 @@ version counter lives in the database, the bytes in the bucket, nothing in a pro
 
 from __future__ import annotations
 
-from coincast.db import make_engine
-from coincast.migrations import upgrade
+from coincast.db.engine import make_engine
+from coincast.db.migrate import upgrade
 from coincast.settings import Settings
-from coincast.store.backends import BlobStore, FileBlobStore, MetadataStore, SqlMetadataStore
+from coincast.store.blobs import BlobStore, FileBlobStore
+from coincast.store.records import MetadataStore
+from coincast.store.sql_metadata import SqlMetadataStore
 
 __all__ = ["metadata_store_for", "blob_store_for"]
 

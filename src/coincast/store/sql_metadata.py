@@ -1,7 +1,7 @@
 """Version rows of the model store in SQL (SQLAlchemy Core: SQLite or PostgreSQL).
 
 The SQL is plain Core so the same statements run on the embedded SQLite default and on
-PostgreSQL (issue 8); the tables' migrations live in ``coincast.migrations``.
+PostgreSQL (issue 8); the tables' migrations live in ``coincast.db.migrate``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from coincast.db import create_tables, metadata
+from coincast.db.engine import create_tables, metadata
 from coincast.errors import ModelNotFoundError, StoreUnavailableError
 from coincast.store.records import ModelSummary, NewVersion, VersionInfo
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from coincast.data.cache import CoinRow, MarketCache
+from coincast.data.market.cache import CoinRow, MarketCache
 from coincast.errors import NoDataError
 from coincast.server.deps import CoinPath, SettingsDep, UserDep
 from coincast.server.routes import ERRORS, SOURCE_ERRORS
@@ -40,7 +40,7 @@ def _num(value: float | None) -> float | None:
 
 
 def _fetch_top(settings: Settings, cache: MarketCache, limit: int) -> int:
-    from coincast.data.coingecko import CoinGeckoClient
+    from coincast.data.coingecko.client import CoinGeckoClient
 
     with CoinGeckoClient(settings) as client:
         coins = client.top_coins(limit)
@@ -79,8 +79,8 @@ def refresh_coins(
 
 
 def _refresh(settings: Settings, cache: MarketCache, coin: str) -> RefreshOut:
-    from coincast.data.coingecko import CoinGeckoClient
-    from coincast.data.refresh import refresh_coin
+    from coincast.data.coingecko.client import CoinGeckoClient
+    from coincast.data.market.refresh import refresh_coin
 
     with CoinGeckoClient(settings) as client:
         result = refresh_coin(client, cache, coin)

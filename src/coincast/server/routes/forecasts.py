@@ -47,7 +47,7 @@ class _ForecasterCache:
     ) -> tuple[Any, Any, str | None]:
         """(version info, fitted Forecaster, coin id from the metadata)."""
         from coincast.api import Forecaster
-        from coincast.store.tfjs import from_tfjs
+        from coincast.store.tfjs.read import from_tfjs
 
         info = registry.info(user, name, version)
         with self._lock:
@@ -81,7 +81,7 @@ class _HistoryCache:
 
     def get(self, settings: Settings, coin: str) -> pd.DataFrame | None:
         from coincast.api import load_history
-        from coincast.data.cache import MarketCache
+        from coincast.data.market.cache import MarketCache
 
         last = MarketCache(settings).last_date(coin)
         now = time.monotonic()

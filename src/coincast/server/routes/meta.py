@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coincast import __version__
 from coincast.server.deps import ServicesDep, UserDep
 from coincast.server.routes import ERRORS
 from coincast.server.schemas import HealthOut, MeOut
-from coincast.store.users import LOCAL_USER
+from coincast.server.users import LOCAL_USER
+from coincast.version import __version__
 
 router = APIRouter(tags=["meta"], responses=ERRORS)
 

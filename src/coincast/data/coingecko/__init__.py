@@ -1,0 +1,1 @@
+"""CoinGecko: the HTTP client, its rate limit, response validation and error messages."""

@@ -1,0 +1,1 @@
+"""The local market-data store: SQLite/PostgreSQL tables, incremental refresh from CoinGecko."""

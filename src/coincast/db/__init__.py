@@ -1,0 +1,1 @@
+"""The metadata database: engine, migration locks and the one migration runner."""

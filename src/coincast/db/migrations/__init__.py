@@ -1,0 +1,1 @@
+"""Alembic's script directory (env.py, versions/): read by ``coincast.db.migrate``."""

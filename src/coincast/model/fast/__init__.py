@@ -1,0 +1,1 @@
+"""The fast training path: the compiled LSTM time loop and many models trained as one."""
