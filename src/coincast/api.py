@@ -11,22 +11,23 @@ Forecasts are decision support, not financial advice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from coincast.data.frame import validate_history
-from coincast.forecast import baselines
-from coincast.forecast.evaluate import Evaluation, score_paths
-from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster, _actuals, _iso, _paths
+from coincast.forecast import walkforward
+from coincast.forecast.evaluate import Evaluation
+from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
 from coincast.forecast.intervals import extend_quantiles, interval_bounds
-from coincast.forecast.metrics import mase_scale
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
-from coincast.prep.dataset import prepare
+from coincast.model.schedule import CancelToken, OnEpoch
 from coincast.settings import Settings
 
 if TYPE_CHECKING:
+    from coincast.store.records import VersionInfo
     from coincast.store.registry import ModelRegistry
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "backtest",
     "load_history",
     "load_stored",
+    "save",
+    "train_further",
 ]
 
 SCHEDULE_KEYS = ("epochs", "batch_size", "lr", "patience", "seed")
@@ -80,7 +83,6 @@ def load_stored(
     """
     from coincast.errors import InvalidRequestError
     from coincast.store.registry import ModelRegistry
-    from coincast.store.tfjs.read import from_tfjs
 
     fixed = sorted(k for k, v in schedule.items() if v is not None and k not in SCHEDULE_KEYS)
     if fixed:
@@ -91,12 +93,56 @@ def load_stored(
         )
     registry = registry or ModelRegistry(settings or Settings())
     stored = registry.get(user, name, version)
-    model, _window, meta = from_tfjs(stored.model_json, stored.weights)
-    fc = Forecaster.from_model(model, meta)
+    fc = Forecaster.from_tfjs(stored.model_json, stored.weights)
     allowed = {k: v for k, v in schedule.items() if v is not None}
     if allowed:
         fc.preset = fc.preset.with_overrides(**allowed)
     return fc, stored.info.version
+
+
+def save(
+    fc: Forecaster,
+    registry: ModelRegistry,
+    user: str,
+    name: str,
+    *,
+    parent_version: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> VersionInfo:
+    """Store a fitted forecaster as the next version of ``user``/``name`` (TF.js files).
+
+    ``parent_version``: the version it was trained further from; ``extra``: metadata to
+    add (e.g. a tuning record).
+    """
+    model_json, weights = fc.export(extra)
+    return registry.save(user, name, model_json, weights, parent_version=parent_version)
+
+
+def train_further(
+    history: pd.DataFrame,
+    user: str,
+    name: str,
+    version: int | str = "latest",
+    *,
+    registry: ModelRegistry,
+    coin: str | None = None,
+    test_start: str | pd.Timestamp | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_epoch: OnEpoch | None = None,
+    cancel: CancelToken | None = None,
+    **schedule: Any,
+) -> tuple[Forecaster, int]:
+    """Continue a stored version's training on ``history`` → (forecaster, parent version).
+
+    Save the result with ``save(..., parent_version=parent)``: a new version whose
+    parent is the one it started from. ``on_start`` hears the epoch count before the
+    first epoch (for progress bars).
+    """
+    fc, parent = load_stored(user, name, version, registry=registry, **schedule)
+    if on_start is not None:
+        on_start(fc.preset.epochs)
+    fc.fit(history, on_epoch, cancel, coin=coin, test_start=test_start, warm_start=True)
+    return fc, parent
 
 
 def backtest(
@@ -125,14 +171,9 @@ def backtest(
         return fc.evaluation
     if refit_every < 1:
         raise ValueError("refit_every must be a positive number of days")
-    base_fc = Forecaster(preset, **overrides)
-    p = base_fc.preset
-    prep = prepare(
-        history, window=p.window, features=p.features, target=p.target,
-        val_frac=p.val_frac, test_frac=p.test_frac, test_start=test_start, end=end,
-    )  # fmt: skip
+    prep = Forecaster(preset, **overrides).prepare(history, test_start=test_start, end=end)
     b = prep.bounds
-    origins = np.arange(b.test_start - 1, b.end - 1, dtype=np.intp)
+    origins = walkforward.origins(b.test_start, b.end)
     model_paths = np.empty((origins.size, horizon))
     lower = np.empty_like(model_paths)
     upper = np.empty_like(model_paths)
@@ -146,19 +187,8 @@ def backtest(
         known = frame.iloc[: int(chunk[0]) + 1]
         fc = Forecaster(preset, **{**overrides, "test_frac": 0.0}).fit(known, coin=coin)
         assert fc.model is not None and fc.spec is not None
-        paths = _paths(fc.model, fc.spec, prep, chunk, horizon)
+        paths = walkforward.paths(fc.model, fc.spec, prep, chunk, horizon)
         model_paths[k : k + chunk.size] = paths
         lo, hi = interval_bounds(paths, extend_quantiles(fc.quantiles, horizon))
         lower[k : k + chunk.size], upper[k : k + chunk.size] = lo, hi
-    base = prep.price[origins]
-    return score_paths(
-        _actuals(prep, origins, horizon, b.end),
-        {
-            "model": model_paths,
-            "naive": baselines.naive(base, horizon),
-            "drift": baselines.drift(prep.price, origins, horizon),
-        },
-        base, mase_scale(prep.price[1 : b.test_start]), lower=lower, upper=upper,
-        start=_iso(prep.dates, b.test_start),
-        end=_iso(prep.dates, b.end - 1),
-    )  # fmt: skip
+    return walkforward.score(prep, origins, model_paths, stop=b.end, lower=lower, upper=upper)

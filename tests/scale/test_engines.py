@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from coincast.cli import app
 from coincast.data.csv_import import read_history_csv
 from coincast.data.market.cache import MarketCache
-from coincast.scale.engines import CoinResult, fit_many
+from coincast.scale.engines import fit_many
+from coincast.scale.results import CoinResult
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 from coincast.store.tfjs.read import from_tfjs

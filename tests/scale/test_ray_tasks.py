@@ -22,7 +22,9 @@ from typer.testing import CliRunner
 from coincast.cli import app
 from coincast.data.csv_import import read_history_csv
 from coincast.data.market.cache import MarketCache
-from coincast.scale.engines import CoinResult, fit_coin, fit_many
+from coincast.scale.engines import fit_many
+from coincast.scale.results import CoinResult
+from coincast.scale.sequential import fit_coin
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 from coincast.store.tfjs.read import from_tfjs

@@ -6,7 +6,8 @@ not-financial-advice line.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,8 @@ from coincast.api import (
     backtest,
     load_history,
     load_stored,
+    save,
+    train_further,
 )
 from coincast.cli.app import app
 from coincast.cli.common import user_errors
@@ -96,20 +99,32 @@ def _overrides(
     }  # fmt: skip
 
 
-def _fit(coin: str, history: pd.DataFrame, fc: Forecaster, test_start: str | None,
-         warm_start: bool = False) -> Forecaster:  # fmt: skip
+@contextmanager
+def _progress(
+    coin: str, label: str
+) -> Iterator[tuple[Callable[[int], None], Callable[[EpochReport], None]]]:
+    """A progress bar over epochs: (on_start(epochs), on_epoch(report)) for the fit."""
     with Progress(
-        TextColumn(f"[bold]{coin}[/] {fc.preset.name}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn(f"[bold]{coin}[/] {label}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=console,
     ) as bar:  # fmt: skip
-        task = bar.add_task("train", total=fc.preset.epochs, losses="")
+        task = bar.add_task("train", total=None, losses="")
+
+        def on_start(epochs: int) -> None:
+            bar.update(task, total=epochs)
 
         def on_epoch(r: EpochReport) -> None:
             val = f" val {r.val_loss:.5f}" if r.val_loss is not None else ""
             bar.update(task, completed=r.epoch, losses=f"loss {r.loss:.5f}{val}")
 
-        fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start, warm_start=warm_start)
-        bar.update(task, completed=fc.preset.epochs)
+        yield on_start, on_epoch
+        bar.update(task, completed=bar.tasks[0].total)
+
+
+def _fit(coin: str, history: pd.DataFrame, fc: Forecaster, test_start: str | None) -> Forecaster:
+    with _progress(coin, fc.preset.name) as (on_start, on_epoch):
+        on_start(fc.preset.epochs)
+        fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start)
     return fc
 
 
@@ -156,11 +171,11 @@ def train_cmd(
     dropout: DropOpt = None,
     csv: CsvOpt = None,
     test_start: TestStartOpt = None,
-    save: Annotated[
-        str | None, typer.Option(help="Save to the model registry under this name.")
+    save_as: Annotated[
+        str | None, typer.Option("--save", help="Save to the model registry under this name.")
     ] = None,
     user: Annotated[str, typer.Option(help="Registry user for --save.")] = "local",
-    # Hook (issue 7, "ray"): --top N trains the top N stored coins (coincast.cli.scale).
+    # --top N trains the top N stored coins as one run (coincast.cli.scale).
     top: Annotated[
         int | None, typer.Option("--top", help="Train one model per top-N stored coin.")
     ] = None,
@@ -181,7 +196,7 @@ def train_cmd(
 ) -> None:
     """Train a model on COIN's history (or on each of the --top N coins), compared with naive."""
     if from_model is not None:
-        if top is not None or (save is not None and save != from_model):
+        if top is not None or (save_as is not None and save_as != from_model):
             raise typer.BadParameter(
                 "--from saves the result as the next version of that model: leave out --top "
                 "and --save."
@@ -196,7 +211,7 @@ def train_cmd(
 
         if coin is not None or csv is not None:
             raise typer.BadParameter("give either COIN (and --csv) or --top N, not both.")
-        train_top(top, preset=preset, engine=engine, test_start=test_start, user=user, name=save,
+        train_top(top, preset=preset, engine=engine, test_start=test_start, user=user, name=save_as,
                   overrides=_overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
         return
     if coin is None:
@@ -206,13 +221,10 @@ def train_cmd(
     overrides = _overrides(epochs, window, units, lr, batch_size, dropout)
     fc = _fit(coin, history, Forecaster(preset, **overrides), test_start)
     _report(fc.evaluation, coin)
-    if save:
+    if save_as:
         from coincast.store.registry import ModelRegistry
-        from coincast.store.tfjs.write import to_tfjs
 
-        assert fc.model is not None and fc.spec is not None
-        doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
-        info = ModelRegistry(settings).save(user, save, json.dumps(doc).encode(), weights)
+        info = save(fc, ModelRegistry(settings), user, save_as)
         console.print(f"Saved {user}/{info.name} version {info.version}.")
 
 
@@ -228,17 +240,17 @@ def _train_further(
     """Continue a stored model's training and save it as the next version of its name,
     with the version it started from recorded as the parent (as the server does)."""
     from coincast.store.registry import ModelRegistry
-    from coincast.store.tfjs.write import to_tfjs
 
     settings = _settings()
     registry = ModelRegistry(settings)
-    fc, parent = load_stored(user, name, version, registry=registry, **overrides)
     history = _history(coin, csv, settings)
-    fc = _fit(coin, history, fc, test_start, warm_start=True)
+    with _progress(coin, "further") as (on_start, on_epoch):
+        fc, parent = train_further(
+            history, user, name, version, registry=registry, coin=coin, test_start=test_start,
+            on_start=on_start, on_epoch=on_epoch, **overrides,
+        )  # fmt: skip
     _report(fc.evaluation, coin)
-    assert fc.model is not None and fc.spec is not None
-    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
-    info = registry.save(user, name, json.dumps(doc).encode(), weights, parent_version=parent)
+    info = save(fc, registry, user, name, parent_version=parent)
     console.print(
         f"Saved {user}/{info.name} version {info.version} (trained further from version {parent})."
     )

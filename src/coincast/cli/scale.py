@@ -22,7 +22,8 @@ from rich.table import Table
 from coincast.cli.app import app
 from coincast.errors import InvalidRequestError, NoDataError
 from coincast.model.presets import get_preset
-from coincast.scale.engines import ENGINES, CoinResult, Engine, fit_many
+from coincast.scale.engines import ENGINES, Engine, fit_many
+from coincast.scale.results import CoinResult
 from coincast.settings import Settings
 
 __all__ = ["collect_histories", "summary_table", "train_top", "tune_cmd"]

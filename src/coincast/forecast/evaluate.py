@@ -18,6 +18,7 @@ from scipy import stats
 
 from coincast.forecast import metrics
 from coincast.forecast.intervals import coverage
+from coincast.json_values import finite
 
 __all__ = ["DMResult", "Evaluation", "diebold_mariano", "score_paths"]
 
@@ -53,8 +54,8 @@ class DMResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "horizon": self.horizon,
-            "statistic": _finite(self.statistic),
-            "p_value": _finite(self.p_value),
+            "statistic": finite(self.statistic),
+            "p_value": finite(self.p_value),
             "n": self.n,
             "better": self.better,
             "message": self.message(),
@@ -94,10 +95,6 @@ def diebold_mariano(
     return DMResult(horizon, stat, p, n, better)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
 @dataclass(frozen=True)
 class Evaluation:
     """Errors per horizon for model, naive and drift on the same held-out origins."""
@@ -121,7 +118,7 @@ class Evaluation:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe (no NaN): what goes into ``metadata()["metrics"]``."""
         rows = [
-            {k: (_finite(v) if isinstance(v, float) else v) for k, v in rec.items()}
+            {k: (finite(v) if isinstance(v, float) else v) for k, v in rec.items()}
             for rec in self.table.to_dict(orient="records")
         ]
         return {
@@ -129,7 +126,7 @@ class Evaluation:
             "table": rows,
             "diebold_mariano": [r.to_dict() for r in self.dm],
             "interval_level": 1.0 - self.alpha,
-            "interval_coverage": [_finite(c) for c in self.coverage],
+            "interval_coverage": [finite(c) for c in self.coverage],
             "verdict": self.verdict,
         }
 

@@ -1,6 +1,12 @@
 """``Forecaster``: prepare → train → calibrate → evaluate → forecast, for one coin.
 
-After ``fit`` a forecaster holds the network, the recipe (preset), the scaler, the
+``fit`` is two halves with training between them, and both are public so that an
+engine that trains many coins' networks as one computation (``coincast.scale``) runs
+exactly the same pipeline: ``plan`` prepares the data and builds the network and its
+training set (a :class:`FitPlan`); ``finish`` takes the trained network back and
+calibrates, evaluates and records everything a forecast needs.
+
+After ``finish`` a forecaster holds the network, the recipe (preset), the scaler, the
 shrink weight and the per-horizon interval widths, all fitted on data *before* the test
 period, plus an evaluation on the test period beside naive. ``metadata()`` is that state
 as plain JSON (it travels inside a TF.js ``model.json``), so ``from_model`` rebuilds a
@@ -10,7 +16,8 @@ forecaster without any pickle and without the original history.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,11 +26,12 @@ import torch
 from numpy.typing import NDArray
 
 from coincast.errors import DataError, InvalidRequestError, ModelError, ModelFormatError
-from coincast.forecast import baselines
-from coincast.forecast.evaluate import Evaluation, score_paths
+from coincast.forecast import walkforward
+from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
 from coincast.forecast.intervals import conformal_quantiles, extend_quantiles, interval_bounds
 from coincast.forecast.metrics import mase_scale
+from coincast.json_values import finite_list, json_safe
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import Preset, get_preset
 from coincast.model.schedule import CancelToken, OnEpoch, TrainConfig, TrainResult
@@ -31,7 +39,7 @@ from coincast.model.train import train_model
 from coincast.prep.dataset import Prepared, contiguous_tail, prepare
 from coincast.prep.scaling import MinMaxScaler
 
-__all__ = ["ALPHA", "EVAL_HORIZON", "INTERVAL_HORIZON", "MAX_DAYS", "Forecaster"]
+__all__ = ["ALPHA", "EVAL_HORIZON", "INTERVAL_HORIZON", "MAX_DAYS", "FitPlan", "Forecaster"]
 
 FORMAT = "coincast.forecaster/1"
 ALPHA = 0.1  # 90 % intervals
@@ -39,51 +47,39 @@ INTERVAL_HORIZON = 30  # horizons calibrated on validation; longer ones scale by
 EVAL_HORIZON = 7
 MAX_DAYS = 90
 
-
-# Hook for coincast.scale.engines (issue 7): training many coins as one batched computation
-# needs every coin's prepared samples before any model trains, so ``fit`` accepts a
-# stand-in with ``train_model``'s signature. Everyone else leaves the default.
-TrainFn = Callable[..., TrainResult]
+Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+"""(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
 
 
-def _paths(
-    model: LSTMRegressor, spec: ForecastSpec, prep: Prepared, origins: NDArray[np.intp], h: int
-) -> NDArray[np.float64]:
-    """Forecast h days after each origin (index of its last known day) → [N, h] USD."""
-    idx = origins[:, None] + np.arange(-spec.window, 1)[None, :]  # [N, window+1]
-    return predict_paths(model, spec, prep.price[idx], prep.volume[idx], prep.market_cap[idx], h)
+@dataclass(frozen=True)
+class FitPlan:
+    """One coin's prepared data and untrained (or warm-started) network: what to train.
 
+    ``train`` runs the ordinary loop; an engine may instead train ``model`` on ``data``
+    with ``config`` any way that follows the same contract (``coincast.model.schedule``)
+    and hand the result to ``Forecaster.finish``.
+    """
 
-def _actuals(prep: Prepared, origins: NDArray[np.intp], h: int, stop: int) -> NDArray[np.float64]:
-    """Realised prices [N, h]; NaN where origin + k reaches ``stop`` (not known / not ours)."""
-    idx = origins[:, None] + np.arange(1, h + 1)[None, :]
-    out = np.full(idx.shape, np.nan)
-    ok = idx < stop
-    out[ok] = prep.price[idx[ok]]
-    return out
+    prep: Prepared
+    model: LSTMRegressor
+    data: Dataset
+    config: TrainConfig
+    spec: ForecastSpec  # the forecast recipe before the shrink weight is fitted
+    coin: str | None
+    end: str | pd.Timestamp | None
+    horizon: int
 
+    @property
+    def has_validation(self) -> bool:
+        return self.data[2] is not None
 
-def _iso(dates: pd.DatetimeIndex, i: int) -> str:
-    return pd.Timestamp(dates[i]).date().isoformat()
-
-
-def _json_safe(value: Any) -> Any:
-    """Plain JSON values only: NaN/inf become None (JSON.parse rejects them), numpy → Python."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, bool | str) or value is None:
-        return value
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value
-
-
-def _json_floats(values: NDArray[np.float64]) -> list[float | None]:
-    return [float(v) if np.isfinite(v) else None for v in values]
+    def train(
+        self, on_epoch: OnEpoch | None = None, cancel: CancelToken | None = None
+    ) -> TrainResult:
+        x, y, x_val, y_val = self.data
+        return train_model(
+            self.model, x, y, x_val, y_val, config=self.config, on_epoch=on_epoch, cancel=cancel
+        )
 
 
 class Forecaster:
@@ -118,19 +114,49 @@ class Forecaster:
         end: str | pd.Timestamp | None = None,
         horizon: int = EVAL_HORIZON,
         warm_start: bool = False,
-        train_fn: TrainFn = train_model,  # hook (issue 7, "ray"): see TrainFn
     ) -> Forecaster:
         """Train on the history's training part; calibrate and evaluate on the rest.
 
         ``warm_start`` continues from the current network ("train further") instead of
         a fresh initialisation; the scaler is refitted on the new training part.
         """
+        plan = self.plan(
+            history, coin=coin, val_start=val_start, test_start=test_start, end=end,
+            horizon=horizon, warm_start=warm_start,
+        )  # fmt: skip
+        return self.finish(plan, plan.train(on_epoch, cancel))
+
+    def prepare(
+        self,
+        history: pd.DataFrame,
+        *,
+        coin: str | None = None,
+        val_start: str | pd.Timestamp | None = None,
+        test_start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+    ) -> Prepared:
+        """The history as this preset's model sees it, split chronologically."""
         p = self.preset
-        prep = prepare(
+        return prepare(
             history, window=p.window, features=p.features, target=p.target,
             val_frac=p.val_frac, test_frac=p.test_frac, val_start=val_start,
             test_start=test_start, end=end, what=coin or "this history",
         )  # fmt: skip
+
+    def plan(
+        self,
+        history: pd.DataFrame,
+        *,
+        coin: str | None = None,
+        val_start: str | pd.Timestamp | None = None,
+        test_start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        horizon: int = EVAL_HORIZON,
+        warm_start: bool = False,
+    ) -> FitPlan:
+        """Prepare the data and build the network and its training set; nothing trains."""
+        p = self.preset
+        prep = self.prepare(history, coin=coin, val_start=val_start, test_start=test_start, end=end)
         cfg = ModelConfig(n_features=len(p.features), units=p.units, dropout=p.dropout)
         if warm_start and self.model is not None:
             if self.model.config != cfg:
@@ -149,19 +175,22 @@ class Forecaster:
             patience=p.patience if has_val else None, lr_decay_patience=p.lr_decay_patience,
             seed=p.seed,
         )  # fmt: skip
-        result = train_fn(
-            model, x_tr, y_tr, x_va if has_val else None, y_va if has_val else None,
-            config=config, on_epoch=on_epoch, cancel=cancel,
-        )  # fmt: skip
         spec = ForecastSpec(p.window, p.features, p.target, prep.scaler, prep.ret_scale, 1.0)
-        if p.shrink and has_val:
+        data: Dataset = (x_tr, y_tr, x_va if has_val else None, y_va if has_val else None)
+        return FitPlan(prep, model, data, config, spec, coin, end, horizon)
+
+    def finish(self, plan: FitPlan, result: TrainResult) -> Forecaster:
+        """Take the trained network: fit the shrink weight, calibrate, evaluate, record."""
+        p, prep, model = self.preset, plan.prep, result.model
+        spec = plan.spec
+        if p.shrink and plan.has_validation:
             spec = dataclasses.replace(spec, shrink=self._fit_shrink(model, spec, prep))
         self.model, self.spec, self.train_result = model, spec, result
         b = prep.bounds
         self.quantiles = self._calibrate(prep)
-        self.evaluation = self._evaluate(prep, horizon) if b.end > b.test_start else None
+        self.evaluation = self._evaluate(prep, plan.horizon) if b.end > b.test_start else None
         last = max(b.end, b.test_start) - 1  # the last day the fit may know about
-        last = len(prep.dates) - 1 if end is None else last
+        last = len(prep.dates) - 1 if plan.end is None else last
         lo = last - p.window
         self._last = pd.DataFrame(
             {"price": prep.price[lo : last + 1], "volume": prep.volume[lo : last + 1],
@@ -170,10 +199,11 @@ class Forecaster:
         )  # fmt: skip
 
         def day(i: int) -> str:
-            return _iso(prep.dates, i)
+            return walkforward.iso(prep.dates, i)
 
+        has_val = plan.has_validation
         self._info = {
-            "coin": coin,
+            "coin": plan.coin,
             "data": {
                 "first": day(0), "last": day(last),
                 "train": [day(b.first), day(b.val_start - 1)],
@@ -198,7 +228,7 @@ class Forecaster:
         a network with no skill is switched off rather than trusted.
         """
         origins = prep.bounds.days("val") - 1
-        pred = _paths(model, spec, prep, origins, 1)[:, 0]
+        pred = walkforward.paths(model, spec, prep, origins, 1)[:, 0]
         r_hat = np.log(pred / prep.price[origins])
         r = np.log(prep.price[origins + 1] / prep.price[origins])
         denom = float(np.sum(r_hat * r_hat))
@@ -210,31 +240,22 @@ class Forecaster:
         """Split-conformal widths from validation-period forecasts (log residuals)."""
         assert self.model is not None and self.spec is not None
         b = prep.bounds
-        origins = np.arange(b.val_start - 1, b.test_start - 1, dtype=np.intp)
+        origins = walkforward.origins(b.val_start, b.test_start)
         if origins.size == 0:
             return np.full(INTERVAL_HORIZON, np.inf)
-        paths = _paths(self.model, self.spec, prep, origins, INTERVAL_HORIZON)
-        actual = _actuals(prep, origins, INTERVAL_HORIZON, b.test_start)
+        paths = walkforward.paths(self.model, self.spec, prep, origins, INTERVAL_HORIZON)
+        actual = walkforward.actuals(prep, origins, INTERVAL_HORIZON, b.test_start)
         return conformal_quantiles(np.log(actual / paths), ALPHA)
 
     def _evaluate(self, prep: Prepared, horizon: int) -> Evaluation:
         assert self.model is not None and self.spec is not None
         b = prep.bounds
-        origins = np.arange(b.test_start - 1, b.end - 1, dtype=np.intp)
-        model = _paths(self.model, self.spec, prep, origins, horizon)
+        origins = walkforward.origins(b.test_start, b.end)
+        model = walkforward.paths(self.model, self.spec, prep, origins, horizon)
         lower, upper = interval_bounds(model, extend_quantiles(self.quantiles, horizon))
-        base = prep.price[origins]
-        return score_paths(
-            _actuals(prep, origins, horizon, b.end),
-            {
-                "model": model,
-                "naive": baselines.naive(base, horizon),
-                "drift": baselines.drift(prep.price, origins, horizon),
-            },
-            base, mase_scale(prep.price[1 : b.test_start]), lower=lower, upper=upper,
-            alpha=ALPHA, start=_iso(prep.dates, b.test_start),
-            end=_iso(prep.dates, b.end - 1),
-        )  # fmt: skip
+        return walkforward.score(
+            prep, origins, model, stop=b.end, lower=lower, upper=upper, alpha=ALPHA
+        )
 
     # -- forecasting ---------------------------------------------------------------
     def forecast(self, days: int = 7, history: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -285,18 +306,18 @@ class Forecaster:
             "intervals": {
                 "method": "split-conformal, absolute log residuals, validation period",
                 "level": 1.0 - ALPHA,
-                "quantiles": _json_floats(self.quantiles),
+                "quantiles": finite_list(self.quantiles),
             },
             "last_days": {
                 "date": [d.date().isoformat() for d in last.index],
-                "price": _json_floats(last["price"].to_numpy()),
-                "volume": _json_floats(last["volume"].to_numpy()),
-                "market_cap": _json_floats(last["market_cap"].to_numpy()),
+                "price": finite_list(last["price"].to_numpy()),
+                "volume": finite_list(last["volume"].to_numpy()),
+                "market_cap": finite_list(last["market_cap"].to_numpy()),
             },
             "metrics": self.evaluation.to_dict() if self.evaluation is not None else self._metrics,
             **self._info,
         }
-        return _json_safe(meta)  # type: ignore[no-any-return]
+        return json_safe(meta)  # type: ignore[no-any-return]
 
     @classmethod
     def from_model(cls, model: LSTMRegressor, metadata: dict[str, Any]) -> Forecaster:
@@ -336,3 +357,24 @@ class Forecaster:
         fc._info = {k: metadata.get(k) for k in ("coin", "data", "mase_scale", "training")}
         fc._metrics = metadata.get("metrics")
         return fc
+
+    # -- TF.js files -----------------------------------------------------------------
+    def export(self, extra: dict[str, Any] | None = None) -> tuple[bytes, bytes]:
+        """The fitted forecaster as TF.js files (model.json bytes, weights) for the store.
+
+        ``extra`` adds entries to the metadata (e.g. a tuning record).
+        """
+        from coincast.store.tfjs.write import to_tfjs
+
+        if self.model is None or self.spec is None:
+            raise ModelError("this forecaster is not fitted; call .fit(history) first.")
+        doc, weights = to_tfjs(self.model, self.spec.window, {**self.metadata(), **(extra or {})})
+        return json.dumps(doc).encode(), weights
+
+    @classmethod
+    def from_tfjs(cls, model_json: bytes, weights: bytes) -> Forecaster:
+        """A forecaster from stored TF.js files (JSON and raw float32 only, never a pickle)."""
+        from coincast.store.tfjs.read import from_tfjs
+
+        model, _window, meta = from_tfjs(model_json, weights)
+        return cls.from_model(model, meta)

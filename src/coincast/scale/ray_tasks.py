@@ -30,7 +30,8 @@ from typing import Any
 import pandas as pd
 
 from coincast.errors import ConfigError
-from coincast.scale.engines import CoinResult, OnProgress, OnResult, fit_coin
+from coincast.scale.results import CoinResult, OnProgress, OnResult
+from coincast.scale.sequential import fit_coin
 
 __all__ = ["Job", "fit_many_ray", "import_ray", "ray_runtime", "run_tasks"]
 

@@ -6,7 +6,8 @@ Honest by construction:
   preset's split (by date), so every trial is scored on the same days;
 - trials never see the test period: they get the history cut *before* the first test
   day, and their objective is walk-forward validation MAPE (mean of 1..7-day
-  forecasts, ``coincast.scale.engines.val_scores``), reported after every epoch;
+  forecasts, ``coincast.forecast.walkforward.validation_mape``), reported after every
+  epoch;
 - ASHA stops trials whose validation error lags at the same epoch; Optuna (TPE)
   proposes the next configuration from the finished ones;
 - the winner is refitted once (for the epoch count at which its validation error was
@@ -32,7 +33,8 @@ from typing import Any
 import pandas as pd
 
 from coincast.errors import InvalidRequestError
-from coincast.scale.engines import CoinResult, fit_coin, val_scores
+from coincast.scale.results import CoinResult
+from coincast.scale.sequential import fit_coin
 from coincast.settings import Settings
 
 __all__ = ["OBJECTIVE", "TuneOutcome", "report_lines", "search_space", "tune_coin"]
@@ -81,38 +83,30 @@ def _trainable(
     epochs: int,
     split: dict[str, Any],
 ) -> None:
-    """One Ray Tune trial: train, and after each epoch report validation MAPE."""
+    """One Ray Tune trial: train, and after each epoch report validation MAPE.
+
+    The same ``Forecaster.plan`` as every fit, trained without early stopping or LR
+    decay: ASHA decides which trials stop, by their validation error at equal epochs.
+    """
+    import dataclasses
+
     import torch
     from ray import tune
 
-    from coincast.forecast.forecast import ForecastSpec
-    from coincast.model.lstm import LSTMRegressor, ModelConfig
-    from coincast.model.presets import get_preset
-    from coincast.model.schedule import EpochReport, TrainConfig
-    from coincast.model.train import train_model
-    from coincast.prep.dataset import prepare
+    from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
+    from coincast.forecast.walkforward import validation_mape
+    from coincast.model.schedule import EpochReport
 
     torch.set_num_threads(1)  # Ray runs one trial per core
-    p = get_preset(base_preset, **to_overrides(config, epochs))
-    prep = prepare(
-        history, window=p.window, features=p.features, target=p.target,
-        val_frac=p.val_frac, test_frac=p.test_frac, **split,
-    )  # fmt: skip
-    model = LSTMRegressor(
-        ModelConfig(n_features=len(p.features), units=p.units, dropout=p.dropout),
-        generator=torch.Generator().manual_seed(p.seed),
-    )
-    spec = ForecastSpec(p.window, p.features, p.target, prep.scaler, prep.ret_scale, 1.0)
-    x_tr, y_tr, _ = prep.samples("train")
-    x_va, y_va, _ = prep.samples("val")
+    plan = Forecaster(base_preset, **to_overrides(config, epochs)).plan(history, **split)
 
     def on_epoch(r: EpochReport) -> None:
-        model_mape, naive_mape = val_scores(model, spec, prep)
+        model_mape, naive_mape = validation_mape(plan.model, plan.spec, plan.prep, EVAL_HORIZON)
         tune.report({OBJECTIVE: model_mape, "naive_val_mape": naive_mape, "epoch": r.epoch,
                      "loss": r.loss, "val_loss": r.val_loss})  # fmt: skip
 
-    cfg = TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=p.seed)
-    train_model(model, x_tr, y_tr, x_va, y_va, cfg, on_epoch=on_epoch)
+    free = dataclasses.replace(plan.config, patience=None, lr_decay_patience=None)
+    dataclasses.replace(plan, config=free).train(on_epoch)
 
 
 @dataclass
@@ -133,14 +127,9 @@ class TuneOutcome:
 
 def _fixed_split(history: pd.DataFrame, base_preset: str, test_start: str | None) -> dict[str, str]:
     """The base preset's validation and test start dates, so every fit uses the same days."""
-    from coincast.model.presets import get_preset
-    from coincast.prep.dataset import prepare
+    from coincast.forecast.forecaster import Forecaster
 
-    p = get_preset(base_preset)
-    prep = prepare(
-        history, window=p.window, features=p.features, target=p.target, val_frac=p.val_frac,
-        test_frac=p.test_frac, test_start=test_start,
-    )  # fmt: skip
+    prep = Forecaster(base_preset).prepare(history, test_start=test_start)
     b = prep.bounds
     if b.test_start >= b.end or b.val_start >= b.test_start:
         raise InvalidRequestError(

@@ -16,7 +16,6 @@ server still shows past jobs and marks the ones it was running as interrupted.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from coincast.errors import CoincastError, InvalidRequestError, JobNotFoundError
+from coincast.json_values import finite
 from coincast.model.schedule import CancelToken, EpochReport
 from coincast.server.job_store import ACTIVE, JobRecord, JobStore, this_owner
 from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
@@ -115,16 +115,12 @@ class Job:
         )
 
 
-def _finite(value: float | None) -> float | None:
-    return value if value is None or value == value and abs(value) != float("inf") else None
-
-
 def _epoch_out(report: EpochReport) -> EpochOut:
     return EpochOut(
         epoch=report.epoch,
         epochs=report.epochs,
-        loss=_finite(report.loss),
-        val_loss=_finite(report.val_loss),
+        loss=finite(report.loss),
+        val_loss=finite(report.val_loss),
         lr=report.lr,
         elapsed_s=report.elapsed_s,
         eta_s=report.eta_s,
@@ -141,9 +137,8 @@ def train_and_save(
     on_start: Callable[[int], None] | None = None,
 ) -> VersionOut | None:
     """Train as ``spec`` says and store the result; None when cancelled (nothing saved)."""
-    from coincast.api import SCHEDULE_KEYS, Forecaster, load_history, load_stored
+    from coincast.api import SCHEDULE_KEYS, Forecaster, load_history, save, train_further
     from coincast.server.views import version_out
-    from coincast.store.tfjs.write import to_tfjs
 
     overrides = spec.params.model_dump(exclude_none=True)
     if "units" in overrides:
@@ -152,21 +147,18 @@ def train_and_save(
     if spec.parent_version is not None:
         # Only the training schedule may change: the network and its inputs are fixed.
         schedule = {k: overrides[k] for k in SCHEDULE_KEYS if k in overrides}
-        fc, _ = load_stored(user, spec.name, spec.parent_version, registry=registry, **schedule)
-        warm = True
+        fc, _ = train_further(
+            history, user, spec.name, spec.parent_version, registry=registry, coin=spec.coin,
+            on_start=on_start, on_epoch=on_epoch, cancel=cancel, **schedule,
+        )  # fmt: skip
     else:
         fc = Forecaster(spec.preset, **overrides)
-        warm = False
-    if on_start is not None:
-        on_start(fc.preset.epochs)
-    fc.fit(history, on_epoch=on_epoch, cancel=cancel, coin=spec.coin, warm_start=warm)
+        if on_start is not None:
+            on_start(fc.preset.epochs)
+        fc.fit(history, on_epoch=on_epoch, cancel=cancel, coin=spec.coin)
     if cancel is not None and cancel.cancelled:
         return None
-    assert fc.model is not None and fc.spec is not None
-    doc, weights = to_tfjs(fc.model, fc.spec.window, fc.metadata())
-    info = registry.save(
-        user, spec.name, json.dumps(doc).encode(), weights, parent_version=spec.parent_version
-    )
+    info = save(fc, registry, user, spec.name, parent_version=spec.parent_version)
     return version_out(registry, info)
 
 

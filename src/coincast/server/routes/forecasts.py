@@ -18,6 +18,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 
 from coincast.errors import ModelFormatError, NoDataError
+from coincast.json_values import finite
 from coincast.server.deps import (
     NamePath,
     ReadableModelDep,
@@ -148,15 +149,10 @@ def forecast(
         last_price=naive[0],
         dates=[d.date().isoformat() for d in frame["date"]],
         forecast=[float(v) for v in frame["forecast"]],
-        lower=[_finite(v) for v in frame["lower"]],
-        upper=[_finite(v) for v in frame["upper"]],
+        lower=[finite(v) for v in frame["lower"]],
+        upper=[finite(v) for v in frame["upper"]],
         naive=naive,
         metrics=metrics_summary(metrics),
         evaluation=metrics,
         skill_summary=skill_sentence(metrics),
     )
-
-
-def _finite(value: Any) -> float | None:
-    v = float(value)
-    return v if v == v and abs(v) != float("inf") else None

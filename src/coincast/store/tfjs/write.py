@@ -6,13 +6,13 @@ The mapping and why ``recurrent_activation`` is written explicitly are in ``tfjs
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
 import torch
 
 from coincast.errors import ModelFormatError
+from coincast.json_values import json_safe
 from coincast.model.lstm import LSTMRegressor
 from coincast.store.tfjs.read import MAX_WINDOW
 
@@ -105,7 +105,7 @@ def to_tfjs(
                 ],
             }
         ],
-        "userDefinedMetadata": _json_safe(metadata),
+        "userDefinedMetadata": _checked_metadata(metadata),
     }
     weights = b"".join(a.astype("<f4", copy=False).tobytes() for _, a in arrays)
     return doc, weights
@@ -115,13 +115,9 @@ def _np(t: torch.Tensor) -> np.ndarray[Any, np.dtype[np.float32]]:
     return np.ascontiguousarray(t.to(torch.float32).cpu().numpy())
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+def _checked_metadata(metadata: Any) -> Any:
+    """Metadata as plain JSON (NaN/inf → null), or a ModelFormatError naming what is not."""
+    value = json_safe(metadata)
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
