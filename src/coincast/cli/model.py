@@ -92,11 +92,15 @@ def _overrides(
     return {
         k: v
         for k, v in {
-            "epochs": epochs, "window": window, "units": parsed, "lr": lr,
-            "batch_size": batch_size, "dropout": dropout,
+            "epochs": epochs,
+            "window": window,
+            "units": parsed,
+            "lr": lr,
+            "batch_size": batch_size,
+            "dropout": dropout,
         }.items()
         if v is not None
-    }  # fmt: skip
+    }
 
 
 @contextmanager
@@ -105,9 +109,13 @@ def _progress(
 ) -> Iterator[tuple[Callable[[int], None], Callable[[EpochReport], None]]]:
     """A progress bar over epochs: (on_start(epochs), on_epoch(report)) for the fit."""
     with Progress(
-        TextColumn(f"[bold]{coin}[/] {label}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), console=console,
-    ) as bar:  # fmt: skip
+        TextColumn(f"[bold]{coin}[/] {label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
         task = bar.add_task("train", total=None, losses="")
 
         def on_start(epochs: int) -> None:
@@ -136,10 +144,15 @@ def _results_table(ev: Evaluation, title: str, horizons: tuple[int, ...] = (1, 7
     for rec in ev.table[ev.table["horizon"].isin(shown)].to_dict(orient="records"):
         d = rec["direction"]
         table.add_row(
-            f"{rec['horizon']}d", str(rec["method"]), f"{rec['rmse']:,.2f}", f"{rec['mae']:,.2f}",
-            f"{rec['mape']:.3f}", f"{rec['smape']:.3f}", f"{rec['mase']:.3f}",
+            f"{rec['horizon']}d",
+            str(rec["method"]),
+            f"{rec['rmse']:,.2f}",
+            f"{rec['mae']:,.2f}",
+            f"{rec['mape']:.3f}",
+            f"{rec['smape']:.3f}",
+            f"{rec['mase']:.3f}",
             "–" if pd.isna(d) else f"{100 * d:.1f} %",
-        )  # fmt: skip
+        )
     return table
 
 
@@ -203,16 +216,30 @@ def train_cmd(
             )
         if coin is None:
             raise typer.BadParameter("give the COIN whose history trains the model further.")
-        _train_further(coin, csv, test_start, user, from_model, from_version,
-                       _overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+        _train_further(
+            coin,
+            csv,
+            test_start,
+            user,
+            from_model,
+            from_version,
+            _overrides(epochs, window, units, lr, batch_size, dropout),
+        )
         return
     if top is not None:
         from coincast.cli.scale import train_top
 
         if coin is not None or csv is not None:
             raise typer.BadParameter("give either COIN (and --csv) or --top N, not both.")
-        train_top(top, preset=preset, engine=engine, test_start=test_start, user=user, name=save_as,
-                  overrides=_overrides(epochs, window, units, lr, batch_size, dropout))  # fmt: skip
+        train_top(
+            top,
+            preset=preset,
+            engine=engine,
+            test_start=test_start,
+            user=user,
+            name=save_as,
+            overrides=_overrides(epochs, window, units, lr, batch_size, dropout),
+        )
         return
     if coin is None:
         raise typer.BadParameter("give a COIN to train, or --top N for the top N stored coins.")
@@ -246,9 +273,17 @@ def _train_further(
     history = _history(coin, csv, settings)
     with _progress(coin, "further") as (on_start, on_epoch):
         fc, parent = train_further(
-            history, user, name, version, registry=registry, coin=coin, test_start=test_start,
-            on_start=on_start, on_epoch=on_epoch, **overrides,
-        )  # fmt: skip
+            history,
+            user,
+            name,
+            version,
+            registry=registry,
+            coin=coin,
+            test_start=test_start,
+            on_start=on_start,
+            on_epoch=on_epoch,
+            **overrides,
+        )
     _report(fc.evaluation, coin)
     info = save(fc, registry, user, name, parent_version=parent)
     console.print(
@@ -328,9 +363,14 @@ def backtest_cmd(
     history = _history(coin, csv, settings)
     with console.status(f"Backtesting {preset} on {coin}…"):
         ev = backtest(
-            history, preset, horizon=horizon, test_start=test_start, refit_every=refit_every,
-            coin=coin, **_overrides(epochs, window, units, None, None, None),
-        )  # fmt: skip
+            history,
+            preset,
+            horizon=horizon,
+            test_start=test_start,
+            refit_every=refit_every,
+            coin=coin,
+            **_overrides(epochs, window, units, None, None, None),
+        )
     _report(ev, coin)
     if plot is not None:
         from coincast.forecast.plots import plot_errors_by_horizon

@@ -175,6 +175,11 @@ def score_paths(
     if lower is not None and upper is not None:
         cov = [float(c) for c in coverage(actual, lower, upper)]
     return Evaluation(
-        table=pd.DataFrame(rows), dm=dm, coverage=cov, alpha=alpha,
-        n_origins=int(actual.shape[0]), start=start, end=end,
-    )  # fmt: skip
+        table=pd.DataFrame(rows),
+        dm=dm,
+        coverage=cov,
+        alpha=alpha,
+        n_origins=int(actual.shape[0]),
+        start=start,
+        end=end,
+    )

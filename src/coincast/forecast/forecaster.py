@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,55 +30,21 @@ from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
 from coincast.forecast.intervals import conformal_quantiles, extend_quantiles, interval_bounds
 from coincast.forecast.metrics import mase_scale
+from coincast.forecast.plan import FitPlan
 from coincast.json_values import finite_list, json_safe
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import Preset, get_preset
-from coincast.model.schedule import CancelToken, OnEpoch, TrainConfig, TrainResult
-from coincast.model.train import train_model
+from coincast.model.schedule import CancelToken, Dataset, OnEpoch, TrainConfig, TrainResult
 from coincast.prep.dataset import Prepared, contiguous_tail, prepare
 from coincast.prep.scaling import MinMaxScaler
 
-__all__ = ["ALPHA", "EVAL_HORIZON", "INTERVAL_HORIZON", "MAX_DAYS", "FitPlan", "Forecaster"]
+__all__ = ["ALPHA", "EVAL_HORIZON", "INTERVAL_HORIZON", "MAX_DAYS", "Forecaster"]
 
 FORMAT = "coincast.forecaster/1"
 ALPHA = 0.1  # 90 % intervals
 INTERVAL_HORIZON = 30  # horizons calibrated on validation; longer ones scale by √h
 EVAL_HORIZON = 7
 MAX_DAYS = 90
-
-Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
-"""(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
-
-
-@dataclass(frozen=True)
-class FitPlan:
-    """One coin's prepared data and untrained (or warm-started) network: what to train.
-
-    ``train`` runs the ordinary loop; an engine may instead train ``model`` on ``data``
-    with ``config`` any way that follows the same contract (``coincast.model.schedule``)
-    and hand the result to ``Forecaster.finish``.
-    """
-
-    prep: Prepared
-    model: LSTMRegressor
-    data: Dataset
-    config: TrainConfig
-    spec: ForecastSpec  # the forecast recipe before the shrink weight is fitted
-    coin: str | None
-    end: str | pd.Timestamp | None
-    horizon: int
-
-    @property
-    def has_validation(self) -> bool:
-        return self.data[2] is not None
-
-    def train(
-        self, on_epoch: OnEpoch | None = None, cancel: CancelToken | None = None
-    ) -> TrainResult:
-        x, y, x_val, y_val = self.data
-        return train_model(
-            self.model, x, y, x_val, y_val, config=self.config, on_epoch=on_epoch, cancel=cancel
-        )
 
 
 class Forecaster:
@@ -121,9 +86,14 @@ class Forecaster:
         a fresh initialisation; the scaler is refitted on the new training part.
         """
         plan = self.plan(
-            history, coin=coin, val_start=val_start, test_start=test_start, end=end,
-            horizon=horizon, warm_start=warm_start,
-        )  # fmt: skip
+            history,
+            coin=coin,
+            val_start=val_start,
+            test_start=test_start,
+            end=end,
+            horizon=horizon,
+            warm_start=warm_start,
+        )
         return self.finish(plan, plan.train(on_epoch, cancel))
 
     def prepare(
@@ -138,10 +108,17 @@ class Forecaster:
         """The history as this preset's model sees it, split chronologically."""
         p = self.preset
         return prepare(
-            history, window=p.window, features=p.features, target=p.target,
-            val_frac=p.val_frac, test_frac=p.test_frac, val_start=val_start,
-            test_start=test_start, end=end, what=coin or "this history",
-        )  # fmt: skip
+            history,
+            window=p.window,
+            features=p.features,
+            target=p.target,
+            val_frac=p.val_frac,
+            test_frac=p.test_frac,
+            val_start=val_start,
+            test_start=test_start,
+            end=end,
+            what=coin or "this history",
+        )
 
     def plan(
         self,
@@ -171,10 +148,13 @@ class Forecaster:
         x_va, y_va, val_days = prep.samples("val")
         has_val = len(val_days) > 0
         config = TrainConfig(
-            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
-            patience=p.patience if has_val else None, lr_decay_patience=p.lr_decay_patience,
+            epochs=p.epochs,
+            batch_size=p.batch_size,
+            lr=p.lr,
+            patience=p.patience if has_val else None,
+            lr_decay_patience=p.lr_decay_patience,
             seed=p.seed,
-        )  # fmt: skip
+        )
         spec = ForecastSpec(p.window, p.features, p.target, prep.scaler, prep.ret_scale, 1.0)
         data: Dataset = (x_tr, y_tr, x_va if has_val else None, y_va if has_val else None)
         return FitPlan(prep, model, data, config, spec, coin, end, horizon)
@@ -193,10 +173,13 @@ class Forecaster:
         last = len(prep.dates) - 1 if plan.end is None else last
         lo = last - p.window
         self._last = pd.DataFrame(
-            {"price": prep.price[lo : last + 1], "volume": prep.volume[lo : last + 1],
-             "market_cap": prep.market_cap[lo : last + 1]},
+            {
+                "price": prep.price[lo : last + 1],
+                "volume": prep.volume[lo : last + 1],
+                "market_cap": prep.market_cap[lo : last + 1],
+            },
             index=prep.dates[lo : last + 1],
-        )  # fmt: skip
+        )
 
         def day(i: int) -> str:
             return walkforward.iso(prep.dates, i)
@@ -205,20 +188,23 @@ class Forecaster:
         self._info = {
             "coin": plan.coin,
             "data": {
-                "first": day(0), "last": day(last),
+                "first": day(0),
+                "last": day(last),
                 "train": [day(b.first), day(b.val_start - 1)],
                 "val": [day(b.val_start), day(b.test_start - 1)] if has_val else None,
                 "test": [day(b.test_start), day(b.end - 1)] if b.end > b.test_start else None,
             },
             "mase_scale": mase_scale(prep.price[1 : b.test_start]),
             "training": {
-                "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
-                "stopped_early": result.stopped_early, "cancelled": result.cancelled,
+                "epochs_run": result.epochs_run,
+                "best_epoch": result.best_epoch,
+                "stopped_early": result.stopped_early,
+                "cancelled": result.cancelled,
                 "loss": result.history[-1].loss if result.history else None,
                 "val_loss": result.history[-1].val_loss if result.history else None,
                 "elapsed_s": result.elapsed_s,
             },
-        }  # fmt: skip
+        }
         return self
 
     def _fit_shrink(self, model: LSTMRegressor, spec: ForecastSpec, prep: Prepared) -> float:
@@ -339,10 +325,12 @@ class Forecaster:
             quantiles = np.array([np.inf if v is None else float(v) for v in q])
             days = metadata["last_days"]
             last = pd.DataFrame(
-                {c: [np.nan if v is None else float(v) for v in days[c]]
-                 for c in ("price", "volume", "market_cap")},
+                {
+                    c: [np.nan if v is None else float(v) for v in days[c]]
+                    for c in ("price", "volume", "market_cap")
+                },
                 index=pd.DatetimeIndex(pd.to_datetime(days["date"]), name="date"),
-            )  # fmt: skip
+            )
         except (KeyError, TypeError, ValueError, AttributeError, InvalidRequestError) as exc:
             raise ModelFormatError(
                 f"the model's metadata is not a coincast forecaster ({exc}); "

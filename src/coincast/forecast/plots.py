@@ -36,11 +36,16 @@ def plot_forecast(
     dates = pd.DatetimeIndex(forecast["date"])
     level = int(round(100 * float(getattr(forecast, "attrs", {}).get("level", 0.9))))
     ax.fill_between(
-        dates, forecast["lower"], forecast["upper"], color="tab:blue", alpha=0.2,
+        dates,
+        forecast["lower"],
+        forecast["upper"],
+        color="tab:blue",
+        alpha=0.2,
         label=f"{level} % interval",
-    )  # fmt: skip
-    ax.plot(dates, forecast["forecast"], color="tab:blue", lw=1.8, marker="o", ms=3,
-            label="forecast")  # fmt: skip
+    )
+    ax.plot(
+        dates, forecast["forecast"], color="tab:blue", lw=1.8, marker="o", ms=3, label="forecast"
+    )
     ax.plot(dates, forecast["naive"], color="tab:orange", ls="--", lw=1.2, label="naive")
     ax.set_ylabel("USD")
     ax.set_title(title or "Price forecast")

@@ -28,6 +28,7 @@ from coincast.model.lstm import LSTMRegressor
 __all__ = [
     "ADAM_EPS",
     "CancelToken",
+    "Dataset",
     "EpochReport",
     "OnEpoch",
     "Plateau",
@@ -118,6 +119,9 @@ class TrainResult:
 
 
 OnEpoch = Callable[[EpochReport], None]
+
+Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
+"""(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
 
 
 class Plateau:

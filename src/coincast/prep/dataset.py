@@ -112,9 +112,14 @@ def prepare(
     mcap = frame["market_cap"].to_numpy(dtype=np.float64, copy=True)
     dates = pd.DatetimeIndex(frame.index.copy(), name="date")
     bounds = chronological_split(
-        dates, window, val_frac=val_frac, test_frac=test_frac,
-        val_start=val_start, test_start=test_start, end=end,
-    )  # fmt: skip
+        dates,
+        window,
+        val_frac=val_frac,
+        test_frac=test_frac,
+        val_start=val_start,
+        test_start=test_start,
+        end=end,
+    )
     if bounds.val_start - bounds.first < window:
         raise InsufficientHistoryError(
             f"{what}: only {bounds.val_start - bounds.first} training days before the "
@@ -136,7 +141,16 @@ def prepare(
         ret_scale = float(np.std(train_ret)) or 1.0
         tgt = tgt / ret_scale
     return Prepared(
-        dates=dates, price=price, volume=volume, market_cap=mcap, scaled=scaled, target=tgt,
-        scaler=scaler, ret_scale=ret_scale, window=window, features=feats,
-        target_kind=target, bounds=bounds,
-    )  # fmt: skip
+        dates=dates,
+        price=price,
+        volume=volume,
+        market_cap=mcap,
+        scaled=scaled,
+        target=tgt,
+        scaler=scaler,
+        ret_scale=ret_scale,
+        window=window,
+        features=feats,
+        target_kind=target,
+        bounds=bounds,
+    )

@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from coincast.errors import CoincastError
-from coincast.forecast.forecaster import FitPlan, Forecaster
+from coincast.forecast.forecaster import Forecaster
+from coincast.forecast.plan import FitPlan
 from coincast.model.fast.batched import BatchedEpochReport, train_many
 from coincast.model.schedule import TrainResult
 from coincast.scale.results import CoinResult, OnProgress, OnResult, summarise

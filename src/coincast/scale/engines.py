@@ -53,9 +53,14 @@ def fit_many(
         from coincast.scale.ray_tasks import fit_many_ray
 
         return fit_many_ray(
-            histories, preset, overrides, split=split, on_result=on_result,
-            on_progress=on_progress, address=ray_address,
-        )  # fmt: skip
+            histories,
+            preset,
+            overrides,
+            split=split,
+            on_result=on_result,
+            on_progress=on_progress,
+            address=ray_address,
+        )
     if engine == "batched" and get_preset(preset, **overrides).dropout == 0:
         from coincast.scale.batched import fit_batched
 

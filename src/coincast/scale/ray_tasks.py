@@ -68,9 +68,11 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(
-                num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                log_to_driver=False,
                 logging_level=logging.WARNING,
-            )  # fmt: skip
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address!r}" if address else "a local Ray runtime"
         hint = (
@@ -135,11 +137,13 @@ def run_tasks(
                 res = ray.get(ref)
             except ray.exceptions.RayError as exc:
                 res = CoinResult(
-                    coin=coin, ok=False, elapsed_s=time.perf_counter() - start,
+                    coin=coin,
+                    ok=False,
+                    elapsed_s=time.perf_counter() - start,
                     message=f"{coin}: the training task failed {max_retries + 1} times "
                     f"({_describe(exc)}). Check the Ray worker logs (`ray logs`), then train "
                     "this coin again.",
-                )  # fmt: skip
+                )
             results[coin] = res
             if on_result is not None:
                 on_result(res)

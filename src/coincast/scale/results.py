@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from coincast.forecast import walkforward
-from coincast.forecast.forecaster import EVAL_HORIZON, FitPlan, Forecaster
+from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
+from coincast.forecast.plan import FitPlan
 from coincast.json_values import finite
 
 __all__ = ["CoinResult", "OnProgress", "OnResult", "summarise"]

@@ -102,8 +102,15 @@ def _trainable(
 
     def on_epoch(r: EpochReport) -> None:
         model_mape, naive_mape = validation_mape(plan.model, plan.spec, plan.prep, EVAL_HORIZON)
-        tune.report({OBJECTIVE: model_mape, "naive_val_mape": naive_mape, "epoch": r.epoch,
-                     "loss": r.loss, "val_loss": r.val_loss})  # fmt: skip
+        tune.report(
+            {
+                OBJECTIVE: model_mape,
+                "naive_val_mape": naive_mape,
+                "epoch": r.epoch,
+                "loss": r.loss,
+                "val_loss": r.val_loss,
+            }
+        )
 
     free = dataclasses.replace(plan.config, patience=None, lr_decay_patience=None)
     dataclasses.replace(plan, config=free).train(on_epoch)
@@ -146,21 +153,25 @@ def _trial_rows(grid: Any) -> list[dict[str, Any]]:
     rows = []
     for res in grid:
         cfg = dict(res.config or {})
-        row: dict[str, Any] = {k: cfg.get(k) for k in ("window", "units", "layers", "dropout",
-                                                      "lr", "batch_size")}  # fmt: skip
+        row: dict[str, Any] = {
+            k: cfg.get(k) for k in ("window", "units", "layers", "dropout", "lr", "batch_size")
+        }
         hist = res.metrics_dataframe
         if res.error is not None or hist is None or OBJECTIVE not in hist:
             problem = str(res.error).splitlines()[0] if res.error else "no result"
-            row.update(val_mape=None, best_epoch=None, epochs_run=0, naive_val_mape=None,
-                       error=problem)  # fmt: skip
+            row.update(
+                val_mape=None, best_epoch=None, epochs_run=0, naive_val_mape=None, error=problem
+            )
         else:
             vals = hist[OBJECTIVE].astype(float)
             k = int(vals.idxmin())
             row.update(
-                val_mape=float(vals.loc[k]), best_epoch=int(hist["epoch"].loc[k]),
-                epochs_run=len(hist), naive_val_mape=float(hist["naive_val_mape"].iloc[-1]),
+                val_mape=float(vals.loc[k]),
+                best_epoch=int(hist["epoch"].loc[k]),
+                epochs_run=len(hist),
+                naive_val_mape=float(hist["naive_val_mape"].iloc[-1]),
                 error=None,
-            )  # fmt: skip
+            )
         rows.append(row)
     return rows
 
@@ -207,15 +218,19 @@ def tune_coin(
             tune.with_resources(trainable, {"cpu": 1}),
             param_space=search_space(),
             tune_config=tune.TuneConfig(
-                metric=OBJECTIVE, mode="min", num_samples=trials, reuse_actors=True,
+                metric=OBJECTIVE,
+                mode="min",
+                num_samples=trials,
+                reuse_actors=True,
                 search_alg=OptunaSearch(seed=seed),
-                scheduler=ASHAScheduler(max_t=epochs, grace_period=min(grace_period, epochs),
-                                        reduction_factor=3),
+                scheduler=ASHAScheduler(
+                    max_t=epochs, grace_period=min(grace_period, epochs), reduction_factor=3
+                ),
             ),
             run_config=tune.RunConfig(
                 name=f"{coin}-{stamp}", storage_path=str((out_dir / "ray").resolve()), verbose=0
             ),
-        )  # fmt: skip
+        )
         grid = tuner.fit()
     rows = _trial_rows(grid)
     scored = [r for r in rows if r["val_mape"] is not None and math.isfinite(r["val_mape"])]
@@ -229,10 +244,16 @@ def tune_coin(
     best = fit_coin(coin, history, base_preset, best_config, split=split)
     reference = fit_coin(coin, history, REFERENCE_PRESET, split=split)
     outcome = TuneOutcome(
-        coin=coin, base_preset=base_preset, best_config=best_config, best=best,
-        reference=reference, trials=rows, split=split, out_dir=out_dir,
+        coin=coin,
+        base_preset=base_preset,
+        best_config=best_config,
+        best=best,
+        reference=reference,
+        trials=rows,
+        split=split,
+        out_dir=out_dir,
         elapsed_s=time.perf_counter() - start,
-    )  # fmt: skip
+    )
     _save(outcome, settings, user)
     return outcome
 
@@ -243,12 +264,16 @@ def _save(outcome: TuneOutcome, settings: Settings, user: str | None) -> None:
     outcome.out_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(outcome.trials).to_csv(outcome.out_dir / "trials.csv", index=False)
     summary = {
-        "coin": outcome.coin, "base_preset": outcome.base_preset,
+        "coin": outcome.coin,
+        "base_preset": outcome.base_preset,
         "objective": "walk-forward validation MAPE %, mean of 1..7-day forecasts",
-        "split": outcome.split, "best_config": _jsonable(outcome.best_config),
-        "best": outcome.best.summary(), "reference": outcome.reference.summary(),
-        "trials": len(outcome.trials), "elapsed_s": outcome.elapsed_s,
-    }  # fmt: skip
+        "split": outcome.split,
+        "best_config": _jsonable(outcome.best_config),
+        "best": outcome.best.summary(),
+        "reference": outcome.reference.summary(),
+        "trials": len(outcome.trials),
+        "elapsed_s": outcome.elapsed_s,
+    }
     (outcome.out_dir / "best.json").write_text(json.dumps(summary, indent=2))
     model_json, weights = outcome.best.model_json, outcome.best.weights
     if user is None or model_json is None or weights is None:

@@ -62,12 +62,18 @@ class Job:
 
     def to_record(self, owner: str) -> JobRecord:
         return JobRecord(
-            id=self.id, user=self.user, owner=owner, spec=self.spec.model_dump(mode="json"),
-            status=self.status, epochs=self.epochs,
+            id=self.id,
+            user=self.user,
+            owner=owner,
+            spec=self.spec.model_dump(mode="json"),
+            status=self.status,
+            epochs=self.epochs,
             history=[e.model_dump(mode="json") for e in self.history],
-            created_at=self.created_at, finished_at=self.finished_at, error=self.error,
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+            error=self.error,
             result=None if self.result is None else self.result.model_dump(mode="json"),
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_record(cls, rec: JobRecord) -> Job:
@@ -85,12 +91,17 @@ class Job:
                 ),
             )
         return cls(
-            id=rec.id, user=rec.user, spec=JobIn.model_validate(rec.spec),
+            id=rec.id,
+            user=rec.user,
+            spec=JobIn.model_validate(rec.spec),
             status=status,  # type: ignore[arg-type]
-            epochs=rec.epochs, history=[EpochOut.model_validate(e) for e in rec.history],
-            created_at=rec.created_at, finished_at=rec.finished_at, error=error,
+            epochs=rec.epochs,
+            history=[EpochOut.model_validate(e) for e in rec.history],
+            created_at=rec.created_at,
+            finished_at=rec.finished_at,
+            error=error,
             result=None if rec.result is None else VersionOut.model_validate(rec.result),
-        )  # fmt: skip
+        )
 
     def to_out(self) -> JobOut:
         last = self.history[-1] if self.history else None
@@ -148,9 +159,17 @@ def train_and_save(
         # Only the training schedule may change: the network and its inputs are fixed.
         schedule = {k: overrides[k] for k in SCHEDULE_KEYS if k in overrides}
         fc, _ = train_further(
-            history, user, spec.name, spec.parent_version, registry=registry, coin=spec.coin,
-            on_start=on_start, on_epoch=on_epoch, cancel=cancel, **schedule,
-        )  # fmt: skip
+            history,
+            user,
+            spec.name,
+            spec.parent_version,
+            registry=registry,
+            coin=spec.coin,
+            on_start=on_start,
+            on_epoch=on_epoch,
+            cancel=cancel,
+            **schedule,
+        )
     else:
         fc = Forecaster(spec.preset, **overrides)
         if on_start is not None:
@@ -280,9 +299,14 @@ class JobManager:
 
         try:
             result = train_and_save(
-                self.settings, self.registry, job.user, job.spec, on_epoch,
-                job.cancel_token, on_start,
-            )  # fmt: skip
+                self.settings,
+                self.registry,
+                job.user,
+                job.spec,
+                on_epoch,
+                job.cancel_token,
+                on_start,
+            )
         except CoincastError as exc:
             self._finish(job, "failed", exc.message)
             return

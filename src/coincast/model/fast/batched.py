@@ -47,6 +47,7 @@ from coincast.model.fast.stacking import FlatParams, stack_params, unstack_param
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.schedule import (
     CancelToken,
+    Dataset,
     EpochReport,
     Plateau,
     TrainConfig,
@@ -54,10 +55,7 @@ from coincast.model.schedule import (
     check_training_data,
 )
 
-__all__ = ["BatchedEpochReport", "Dataset", "predict_stacked", "train_many"]
-
-Dataset = tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]
-"""(x_train [N, window, F], y_train [N], x_val or None, y_val or None), float32."""
+__all__ = ["BatchedEpochReport", "predict_stacked", "train_many"]
 
 
 @dataclass(frozen=True)

@@ -192,9 +192,18 @@ class LayerWorkspace:
         if self.ops is not None:
             w_hh_t = w_hh.transpose(1, 2).contiguous()
             self.ops.forward(
-                self.acts, w_hh_t, self.hs, self.cs, self.tc, self.scratch,
-                self.p_o, self.ifg, self.dc_dh, *args, cache,
-            )  # fmt: skip
+                self.acts,
+                w_hh_t,
+                self.hs,
+                self.cs,
+                self.tc,
+                self.scratch,
+                self.p_o,
+                self.ifg,
+                self.dc_dh,
+                *args,
+                cache,
+            )
             return self.hs
         # tanh(z) = 2 sigmoid(2z) - 1: PyTorch's CPU tanh is ~3x slower per element than
         # its sigmoid, so the g block's pre-activations are doubled (in the projection
