@@ -17,7 +17,15 @@ from coincast.settings import Settings
 from coincast.version import __version__
 
 if TYPE_CHECKING:
-    from coincast.api import Evaluation, Forecaster, backtest, load_history
+    from coincast.api import (
+        Evaluation,
+        Forecaster,
+        backtest,
+        load_history,
+        load_stored,
+        save,
+        train_further,
+    )
 
 __all__ = [
     "CoincastError",
@@ -27,11 +35,22 @@ __all__ = [
     "__version__",
     "backtest",
     "load_history",
+    "load_stored",
+    "save",
+    "train_further",
 ]
 
 # The forecasting API pulls in torch and pandas; importing it lazily keeps
 # ``import coincast`` (settings, errors) light for tools that never forecast.
-_LAZY = {"Evaluation", "Forecaster", "backtest", "load_history"}
+_LAZY = {
+    "Evaluation",
+    "Forecaster",
+    "backtest",
+    "load_history",
+    "load_stored",
+    "save",
+    "train_further",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -66,6 +66,12 @@ class Forecaster:
         self._last: pd.DataFrame | None = None  # the last window+1 days (history frame)
         self._metrics: dict[str, Any] | None = None  # stored evaluation (from_model)
 
+    @property
+    def coin(self) -> str | None:
+        """The coin id the forecaster was fitted on, when it was given one."""
+        coin = self._info.get("coin")
+        return coin if isinstance(coin, str) else None
+
     # -- training ------------------------------------------------------------------
     def fit(
         self,

@@ -48,7 +48,6 @@ class _ForecasterCache:
     ) -> tuple[Any, Any, str | None]:
         """(version info, fitted Forecaster, coin id from the metadata)."""
         from coincast.api import Forecaster
-        from coincast.store.tfjs.read import from_tfjs
 
         info = registry.info(user, name, version)
         with self._lock:
@@ -57,9 +56,8 @@ class _ForecasterCache:
                 self._items.move_to_end(info.etag)
                 return (info, *hit)
         stored = registry.get(user, name, info.version)
-        model, _window, meta = from_tfjs(stored.model_json, stored.weights)
-        fc = Forecaster.from_model(model, meta)
-        coin = meta.get("coin") if isinstance(meta.get("coin"), str) else None
+        fc = Forecaster.from_tfjs(stored.model_json, stored.weights)
+        coin = fc.coin
         with self._lock:
             self._items[info.etag] = (fc, coin)
             while len(self._items) > _CACHE_SIZE:
