@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import inspect, text
 
 from coincast.data.csv_import import read_history_csv
-from coincast.data.market.cache import MIGRATIONS, MarketCache
+from coincast.data.market.cache import MarketCache
+from coincast.db import migrate as migrations
 from coincast.errors import DataError, NoDataError, StoreUnavailableError
 from coincast.settings import Settings
 from tests.conftest import DAILY_DIR
@@ -140,33 +142,40 @@ def test_schema_version_is_recorded_once(settings: Settings, tmp_path: Path) -> 
     cache = MarketCache(settings)
     MarketCache(settings)  # a second open must not re-run or duplicate anything
     with cache.engine.connect() as conn:
-        rows = conn.execute(text("SELECT component, version FROM schema_versions")).all()
-    assert ("market", MIGRATIONS[-1][0]) in [tuple(r) for r in rows]
-    assert [r[0] for r in rows].count("market") == 1
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert [r[0] for r in rows] == [migrations.head_revision()]
+    # One runner, one record: the market cache no longer keeps a version table of its own.
+    assert "schema_versions" not in inspect(cache.engine).get_table_names()
     assert settings.db_path.is_file()
 
 
 def test_a_new_migration_runs_once_and_is_recorded(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from coincast.data.market import schema as cache_schema
-
     cache = MarketCache(settings)
     cache.upsert_history("x", _frame(["2024-01-01"], [1.0]))
-    ran: list[int] = []
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrations.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    head = migrations.head_revision()
+    (scripts / "versions" / "9999_note.py").write_text(
+        f"""from alembic import op
+import sqlalchemy as sa
 
-    def add_note_column(conn: Connection) -> None:
-        ran.append(1)
-        conn.execute(text("ALTER TABLE coins ADD COLUMN note TEXT"))
+revision = "9999"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
 
-    steps = [
-        *cache_schema.MIGRATIONS,
-        (cache_schema.MIGRATIONS[-1][0] + 1, "note", add_note_column),
-    ]
-    monkeypatch.setattr(cache_schema, "MIGRATIONS", steps)
-    assert cache_schema.migrate(cache.engine) == steps[-1][0]
-    assert cache_schema.migrate(cache.engine) == steps[-1][0]  # already recorded: not re-run
-    assert ran == [1]
+
+def upgrade() -> None:
+    op.add_column("coins", sa.Column("note", sa.Text, nullable=True))
+"""
+    )
+    monkeypatch.setattr(migrations, "SCRIPTS", scripts)
+    migrations.upgrade(cache.engine, force=True)
+    # Already recorded: not re-run (a second ADD COLUMN would fail on "duplicate column").
+    migrations.upgrade(cache.engine, force=True)
+    assert migrations.current_revision(cache.engine) == "9999"
     with cache.engine.connect() as conn:
         columns = [r[1] for r in conn.execute(text("PRAGMA table_info(coins)"))]
     assert "note" in columns

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text, update
+from sqlalchemy import create_engine, inspect, update
 
-from coincast.data.market import schema as cache_schema
 from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.market.cache import MarketCache, missing_coins_table
 from coincast.data.market.refresh import refresh_coin, refresh_top, summary_line
 from coincast.errors import UnknownCoinError
 from coincast.settings import Settings
 from tests.fakes.coingecko import FakeCoinGecko
+from tests.migration_helpers import make_market_cache_database
 
 TOP = 12
 
@@ -120,15 +120,16 @@ def test_an_explicit_fetch_always_asks_and_a_success_forgets_the_record(
     assert "bitcoin" not in cache.missing_coins()
 
 
-def test_a_version_1_cache_file_upgrades_in_place(cache: MarketCache) -> None:
-    cache.log_fetch("bitcoin", "history", ok=True, rows=3)
-    with cache.engine.begin() as conn:  # what a cache written before this table looks like
-        conn.execute(text("DROP TABLE missing_coins"))
-        conn.execute(text("UPDATE schema_versions SET version = 1 WHERE component = 'market'"))
-    assert "missing_coins" not in inspect(cache.engine).get_table_names()
+def test_a_version_1_cache_file_upgrades_in_place(settings: Settings) -> None:
+    # What the market cache's former runner left before missing_coins existed.
+    settings.data_dir.mkdir(parents=True)
+    old = create_engine(settings.sqlalchemy_url)
+    make_market_cache_database(old, 1)
+    assert "missing_coins" not in inspect(old).get_table_names()
+    old.dispose()
 
-    assert cache_schema.migrate(cache.engine) == 2
+    cache = MarketCache(settings)  # opening runs the one migration runner
     assert "missing_coins" in inspect(cache.engine).get_table_names()
     cache.mark_missing("gone-coin")
     assert set(cache.missing_coins()) == {"gone-coin"}
-    assert [e.rows for e in cache.fetch_log("bitcoin")] == [3]  # earlier rows kept
+    assert [e.rows for e in cache.fetch_log("bitcoin")] == [5]  # earlier rows kept

@@ -1,12 +1,16 @@
 """Alembic: one schema on SQLite and PostgreSQL, equal to the tables the code declares.
 
-The compare test is the tripwire for schema drift: change a store/users ``Table``
-without adding a revision and it fails, naming the difference.
+The compare test is the tripwire for schema drift: change any ``Table`` (store, users,
+jobs, market data) without adding a revision and it fails, naming the difference. The
+upgrade tests start from databases earlier coincast versions left (the market cache's
+former runner, the store at 0002) and check every row survives the way to head.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,12 +19,21 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+import coincast.data.market.schema  # noqa: F401  (declares the market tables)
 import coincast.server.job_store  # noqa: F401  (declares the training-jobs table)
 import coincast.server.users  # noqa: F401  (declares the users table)
 import coincast.store.sql_metadata  # noqa: F401  (declares the store tables)
 from coincast.db import migrate as migrations
 from coincast.db.engine import metadata
+from coincast.errors import StoreUnavailableError
 from coincast.settings import Settings
+from tests.migration_helpers import (
+    MARKET_TABLES,
+    STORE_TABLES,
+    make_market_cache_database,
+    make_store_database_at_0002,
+    snapshot,
+)
 
 
 def _managed() -> MetaData:
@@ -47,7 +60,9 @@ def _diff(engine: Engine) -> list[object]:
 def _check_fresh(engine: Engine) -> None:
     migrations.upgrade(engine, force=True)
     assert migrations.current_revision(engine) == migrations.head_revision()
-    assert migrations.MANAGED_TABLES <= set(inspect(engine).get_table_names())
+    tables = set(inspect(engine).get_table_names())
+    assert migrations.MANAGED_TABLES <= tables
+    assert "schema_versions" not in tables
     assert _diff(engine) == []
 
 
@@ -155,3 +170,93 @@ def test_unreachable_database_is_a_503_with_the_setting_named(tmp_path: Path) ->
     with pytest.raises(StoreUnavailableError, match="COINCAST_DATABASE_URL") as info:
         migrations.upgrade(engine)
     assert info.value.status_code == 503
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database on each dialect, to be filled as an earlier coincast left it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _upgraded_in_place(engine: Engine, before: dict[str, list[tuple[object, ...]]]) -> None:
+    """Head reached, nothing of the old runner left, every earlier row unchanged."""
+    assert all(before.values()), "the old database should hold rows in every table"
+    _check_fresh(engine)
+    after = snapshot(engine, MARKET_TABLES + STORE_TABLES)
+    assert {name: after[name] for name in before} == before
+    # The adopted tables keep working: a new log row gets the next id, not a clash.
+    from coincast.data.market.schema import fetch_log_table
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(fetch_log_table).values(
+                coin_id="x", kind="history", started_at=now, finished_at=now, ok=True, rows=1
+            )
+        )
+    with engine.connect() as conn:
+        ids = conn.execute(select(fetch_log_table.c.id).order_by(fetch_log_table.c.id)).scalars()
+        assert len(set(ids.all())) == len(before.get("fetch_log", [])) + 1
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_market_cache_database_of_the_former_runner_upgrades_in_place(
+    old_engine: Engine, version: int
+) -> None:
+    make_market_cache_database(old_engine, version)
+    before = snapshot(old_engine, MARKET_TABLES)
+    assert ("missing_coins" in before) == (version == 2)
+    assert migrations.current_revision(old_engine) is None
+    _upgraded_in_place(old_engine, before)
+    assert snapshot(old_engine, ("missing_coins",))["missing_coins"] == before.get(
+        "missing_coins", []
+    )
+
+
+@pytest.mark.parametrize("with_market", [False, True], ids=["store-only", "store+market"])
+def test_store_database_at_0002_upgrades_in_place(old_engine: Engine, with_market: bool) -> None:
+    make_store_database_at_0002(old_engine)
+    if with_market:  # the usual case: cache and store on one URL, each with its own record
+        make_market_cache_database(old_engine, 2)
+    before = snapshot(old_engine, STORE_TABLES + MARKET_TABLES)
+    assert set(before) == set(STORE_TABLES) | (set(MARKET_TABLES) if with_market else set())
+    assert migrations.current_revision(old_engine) == "0002"
+    _upgraded_in_place(old_engine, before)
+
+
+def test_a_market_version_from_a_newer_coincast_is_refused(tmp_path: Path) -> None:
+    """Adopting tables this coincast cannot describe would be a guess: stop, change nothing."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'newer.sqlite3'}")
+    make_market_cache_database(engine, 2)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE schema_versions SET version = 3 WHERE component = 'market'"))
+    before = set(inspect(engine).get_table_names())
+    with pytest.raises(StoreUnavailableError, match="version 3 of a newer coincast"):
+        migrations.upgrade(engine)
+    assert set(inspect(engine).get_table_names()) == before
+    assert migrations.current_revision(engine) is None
+
+
+def test_schema_versions_rows_of_another_program_are_left_alone(tmp_path: Path) -> None:
+    """Only the "market" record was coincast's: another component's row keeps the table."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'shared.sqlite3'}")
+    make_market_cache_database(engine, 2)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO schema_versions (component, version, applied_at) "
+                "VALUES ('other-app', 7, '2026-01-01 00:00:00')"
+            )
+        )
+    migrations.upgrade(engine)
+    assert migrations.current_revision(engine) == migrations.head_revision()
+    assert _diff(engine) == []
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT component, version FROM schema_versions")).all()
+    assert [tuple(r) for r in rows] == [("other-app", 7)]

@@ -2,8 +2,9 @@
 
 SQLAlchemy Core (not the ORM): the tables are plain rows, the queries are explicit, and
 the same schema runs on SQLite (embedded default) and PostgreSQL (``COINCAST_DATABASE_URL``)
-without a rewrite. Each module that owns tables declares them on ``metadata`` and calls
-``create_tables`` for its own tables before first use.
+without a rewrite. Each module that owns tables declares them on ``metadata``; the
+tables themselves are made and changed only by ``coincast.db.migrate.upgrade`` (one
+schema, one history of changes), which each owner calls before first use.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 
 from coincast.settings import Settings
 
-__all__ = ["metadata", "make_engine", "create_tables"]
+__all__ = ["metadata", "make_engine"]
 
 metadata = MetaData()
 _engines: dict[str, Engine] = {}
@@ -46,7 +47,3 @@ def make_engine(settings: Settings) -> Engine:
                 engine = create_engine(url, pool_pre_ping=True)
             _engines[url] = engine
         return engine
-
-
-def create_tables(engine: Engine, tables: list[Table]) -> None:
-    metadata.create_all(engine, tables=tables, checkfirst=True)

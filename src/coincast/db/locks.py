@@ -1,12 +1,10 @@
 """Running a schema migration safely: once per process, one process at a time per database.
 
-Shared by the store's Alembic upgrade (``coincast.db.migrate``) and the market cache's
-recorded migrations (``coincast.data.market.schema``), which keep separate version records
-but need the same guarantees when several servers or CLIs start at once on one database:
-on PostgreSQL a transaction-scoped advisory lock (released by the commit, so a crash never
-leaves it held), on SQLite a ``flock`` on a file beside the database (SQLite has no
-advisory locks, and its write lock comes too late to stop two processes both seeing
-"not migrated yet").
+Used by the one migration runner (``coincast.db.migrate``), which needs these guarantees
+when several servers or CLIs start at once on one database: on PostgreSQL a
+transaction-scoped advisory lock (released by the commit, so a crash never leaves it
+held), on SQLite a ``flock`` on a file beside the database (SQLite has no advisory locks,
+and its write lock comes too late to stop two processes both seeing "not migrated yet").
 """
 
 from __future__ import annotations
@@ -27,11 +25,16 @@ def migration_transaction(engine: Engine, *, lock_name: str, pg_key: int) -> Ite
     """A transaction that no other process migrating under the same lock runs beside.
 
     ``lock_name`` suffixes the SQLite lock file; ``pg_key`` is the advisory lock's key.
-    Give each independent schema its own pair, so the two never wait on each other.
+    Every process migrating one database must pass the same pair.
     """
     with _file_lock(engine, lock_name), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": pg_key})
+        elif conn.dialect.name == "sqlite":
+            # Python's sqlite3 opens a transaction only before DML, so DDL alone would
+            # commit statement by statement; an explicit BEGIN makes a failed revision
+            # roll back whole, as PostgreSQL's transactional DDL does.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn
 
 

@@ -1,17 +1,24 @@
-"""Schema migrations (Alembic) for the model store and users: one schema, SQLite or PostgreSQL.
+"""The one migration runner (Alembic) for every table of the metadata database.
+
+One schema, one history of changes: the model store, users, training jobs and the market
+cache share one database URL (``Settings.sqlalchemy_url``), so they share one revision
+chain in ``migrations/versions/``. Two runners on one database could each be right about
+their own tables and still disagree about the database; one chain cannot, and a fresh
+database gets every table from it.
 
 Run programmatically, never by hand: ``upgrade(engine)`` brings a database to the newest
-revision the first time a process opens it (``coincast.store.selection`` calls it), so
-a fresh server, CLI or test needs no setup step. Several server processes may start at
-once on one PostgreSQL: the upgrade runs under a transaction-scoped advisory lock, and
-PostgreSQL's transactional DDL makes a half-applied revision impossible. On SQLite a
-file lock beside the database plays the lock's part (both in ``coincast.db.locks``).
+revision the first time a process opens it (the market cache, the store, the user and job
+stores call it), so a fresh server, CLI or test needs no setup step. Several processes may
+start at once on one database: the upgrade runs in one transaction, under an advisory
+lock on PostgreSQL and a file lock beside the database on SQLite (``coincast.db.locks``),
+so a revision that fails rolls back whole and the next start tries again.
 
-The market-data cache (``coincast.data.market.cache``) keeps its own small version table and is
-not managed here; it runs on the same database URL.
+Databases older than a table's revision are adopted in place: 0001/0002 adopt what
+``create_all`` made, 0003 what the market cache's former runner made (then drops its
+``schema_versions`` table).
 
-To change a table of the store: edit its ``Table`` in the owning module, then add a file
-in ``versions/`` (copy the newest, bump ``revision``/``down_revision``).
+To change a table: edit its ``Table`` in the owning module, then add a file in
+``versions/`` (copy the newest, bump ``revision``/``down_revision``).
 ``tests/integration/test_migrations.py`` fails while the two disagree.
 """
 
@@ -28,9 +35,18 @@ from coincast.errors import StoreUnavailableError
 __all__ = ["upgrade", "current_revision", "head_revision", "MANAGED_TABLES"]
 
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
-# The tables this package's revisions create and alter (the rest belong to other owners).
+# Every table the revisions create and alter: all of coincast's tables.
 MANAGED_TABLES = frozenset(
-    {"store_models", "store_model_versions", "server_users", "training_jobs"}
+    {
+        "store_models",
+        "store_model_versions",
+        "server_users",
+        "training_jobs",
+        "coins",
+        "daily",
+        "fetch_log",
+        "missing_coins",
+    }
 )
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock held while migrating.
 _PG_LOCK_KEY = 0x636F696E  # "coin"

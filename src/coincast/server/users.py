@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, Engine, String, Table, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from coincast.db.engine import create_tables, make_engine, metadata
+from coincast.db.engine import make_engine, metadata
+from coincast.db.migrate import upgrade
 from coincast.errors import InvalidRequestError, StoreUnavailableError
 from coincast.settings import Settings
 from coincast.store.registry import validate_name
@@ -56,12 +57,12 @@ def hash_token(token: str) -> str:
 
 
 class UserStore:
-    """The user table in the shared metadata database."""
+    """The user table in the shared metadata database (made by the one migration runner)."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.engine = engine or make_engine(settings)
         try:
-            create_tables(self.engine, [users_table])
+            upgrade(self.engine)
         except OperationalError as exc:
             raise _unavailable(exc, self.engine) from exc
 

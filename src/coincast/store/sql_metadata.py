@@ -1,7 +1,8 @@
 """Version rows of the model store in SQL (SQLAlchemy Core: SQLite or PostgreSQL).
 
 The SQL is plain Core so the same statements run on the embedded SQLite default and on
-PostgreSQL (issue 8); the tables' migrations live in ``coincast.db.migrate``.
+PostgreSQL (issue 8). The tables are made and changed only by the one migration runner
+(``coincast.db.migrate``), which the constructor calls (once per process per database).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from coincast.db.engine import create_tables, metadata
+from coincast.db.engine import metadata
+from coincast.db.migrate import upgrade
 from coincast.errors import ModelNotFoundError, StoreUnavailableError
 from coincast.store.records import ModelSummary, NewVersion, VersionInfo
 
@@ -99,7 +101,7 @@ class SqlMetadataStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         try:
-            create_tables(engine, [models_table, model_versions_table])
+            upgrade(engine)
         except OperationalError as exc:
             raise _unavailable(exc) from exc
 

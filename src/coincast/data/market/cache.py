@@ -6,7 +6,9 @@ PostgreSQL (``COINCAST_DATABASE_URL``). Upserts use the dialect's own ``ON CONFL
 UPDATE`` (SQLite and PostgreSQL spell it the same way in SQLAlchemy), so a re-fetched day
 replaces the stored one instead of failing or duplicating.
 
-The tables and their recorded migrations (and why not Alembic) live in ``cache_schema``.
+The tables are declared in ``coincast.data.market.schema``; opening a cache runs the one
+migration runner (``coincast.db.migrate.upgrade``) that makes every table of the database,
+so the market data has no schema history of its own.
 
 Why one transaction per write: a refresh that dies half-way (crash, fault, Ctrl-C) must
 leave each coin either fully updated or exactly as it was; readers never see half a
@@ -37,15 +39,13 @@ from coincast.data.market.rows import (
     utc_now,
 )
 from coincast.data.market.schema import (
-    MIGRATIONS,
-    SCHEMA_COMPONENT,
     coins_table,
     daily_table,
-    ensure_schema,
     fetch_log_table,
     missing_coins_table,
 )
 from coincast.db.engine import make_engine
+from coincast.db.migrate import upgrade
 from coincast.errors import DataError, NoDataError, StoreUnavailableError
 from coincast.settings import Settings
 
@@ -56,8 +56,6 @@ __all__ = [
     "FetchLogRow",
     "MarketCoinLike",
     "Source",
-    "MIGRATIONS",
-    "SCHEMA_COMPONENT",
     "coins_table",
     "daily_table",
     "fetch_log_table",
@@ -77,7 +75,7 @@ class MarketCache:
         self.settings = settings
         self.engine: Engine = make_engine(settings)
         try:
-            ensure_schema(self.engine)
+            upgrade(self.engine)
         except SQLAlchemyError as exc:
             raise self._unavailable("open", exc) from exc
 
