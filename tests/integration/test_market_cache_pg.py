@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from coincast.data.market import schema as cache_schema
 from coincast.data.csv_import import read_history_csv
+from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache
 from coincast.errors import StoreUnavailableError
 from coincast.settings import Settings
