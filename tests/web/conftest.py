@@ -89,6 +89,23 @@ def static_site() -> Iterator[str]:
     server.server_close()
 
 
+def offline_api(page: Any) -> None:
+    """Every API request fails at the network level, as when the server has stopped,
+    except ``GET /api/v1/presets``: answered with what the server sends (built from the
+    library), since the form has no presets of its own to show without it."""
+    from coincast.server.routes.presets import presets_out
+
+    body = presets_out().model_dump_json()
+
+    def handle(route: Any) -> None:
+        if route.request.url.split("?")[0].endswith("/api/v1/presets"):
+            route.fulfill(status=200, content_type="application/json", body=body)
+        else:
+            route.abort("connectionrefused")
+
+    page.route("**/api/v1/**", handle)
+
+
 @pytest.fixture
 def coincast_site(fake_coingecko: Any, tmp_path: Path) -> Iterator[str]:
     """The real app in uvicorn on 127.0.0.1:0, its CoinGecko the loopback fake.

@@ -72,6 +72,7 @@ def test_pick_coin_train_on_server_and_forecast(
     page.uncheck("#log-scale")
     screenshot(page, "history")
 
+    page.select_option("#preset", "paper")
     page.fill("#hp-epochs", "3")
     page.click("#train-start")
     _wait_trained(page)
@@ -210,6 +211,7 @@ def test_cancel_train_further_and_delete(page: Any, coincast_site: str) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
     _open(page, coincast_site + "/")
     _pick(page, "cardano")
+    page.select_option("#preset", "paper")
     # A long run, cancelled once the first epoch has been reported: nothing is saved.
     page.fill("#hp-epochs", "500")
     page.click("#train-start")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.web.conftest import offline_api
+
 
 def test_shell_renders_and_banner_explains_unreachable_api(
     page: Any, static_site: str, screenshot: Any
 ) -> None:
-    # Every API request fails at the network level, as when the server has stopped.
-    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    # Every API request but the presets fails at the network level, as when the server
+    # has stopped.
+    offline_api(page)
     page.goto(static_site + "/")
     page.wait_for_selector("body[data-ready='true']")
 
@@ -21,7 +24,7 @@ def test_shell_renders_and_banner_explains_unreachable_api(
     assert "coincast serve" in page.locator("#banner-text").inner_text()
     assert page.locator("#who").inner_text() == "Not signed in"
     assert page.locator("#coin-table tbody tr").count() == 0
-    # Hyperparameter fields carry the paper preset's defaults and explanations.
+    # Hyperparameter fields carry the default preset's values and explanations.
     assert page.locator("#hp-window").input_value() == "30"
     assert page.locator("#hp-epochs").input_value() == "50"
     assert "past days" in page.locator("label:has(#hp-window) small").inner_text()
@@ -34,7 +37,7 @@ def test_shell_renders_and_banner_explains_unreachable_api(
 
 
 def test_preset_switch_changes_defaults(page: Any, static_site: str) -> None:
-    page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
+    offline_api(page)
     page.goto(static_site + "/")
     page.wait_for_selector("body[data-ready='true']")
     page.select_option("#preset", "deep")

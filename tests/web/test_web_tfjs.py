@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from coincast.model.presets import PRESETS
+
 # A smooth series the paper model can learn in a few epochs; built in the page so the
 # test exercises the page's own preparation code.
-_TRAIN = """async () => {
+_TRAIN = """async (paper) => {
   const m = await import('./browser_train.js');
   const n = 260, dates = [], price = [], volume = [];
   for (let i = 0; i < n; i++) {
@@ -16,13 +18,14 @@ _TRAIN = """async () => {
   }
   const h = {dates, price, volume};
   const tf = await m.loadTf();
-  const data = m.prepare(h, 20);
+  const data = m.prepare(h, 20, paper.val_frac, paper.test_frac);
   const model = m.buildPaperModel(tf, 20, 8, 0.01);
   const x = tf.tensor3d(data.xs.slice(0, data.nTrain));
   const y = tf.tensor2d(data.ys.slice(0, data.nTrain), [data.nTrain, 1]);
   const fit = await model.fit(x, y, {epochs: 12, batchSize: 16, shuffle: false});
   const topology = model.toJSON(null, false);
-  const params = {window: 20, units: 8, lr: 0.01, batchSize: 16, epochs: 12};
+  const params = {window: 20, units: 8, lr: 0.01, batchSize: 16, epochs: 12,
+                  valFrac: paper.val_frac, testFrac: paper.test_frac};
   const est = await m.estimateSeconds(h, params);
   tf.dispose([x, y]);
   const trainMax = Math.max(...price.slice(0, data.trainEnd));
@@ -35,7 +38,7 @@ def test_paper_model_learns_in_the_browser(page: Any, static_site: str) -> None:
     page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
     page.goto(static_site + "/")
     page.wait_for_selector("body[data-ready='true']")
-    out = page.evaluate(_TRAIN)
+    out = page.evaluate(_TRAIN, PRESETS["paper"].to_dict())
 
     # --disable-gpu leaves only a software WebGL, so the page must pick WASM.
     assert out["backend"] == "wasm"
@@ -56,7 +59,7 @@ def test_paper_model_learns_in_the_browser(page: Any, static_site: str) -> None:
 
 
 # Trains in the page, then hands Python exactly what tf.io.http would upload.
-_EXPORT = """async () => {
+_EXPORT = """async (paper) => {
   const m = await import('./browser_train.js');
   const ev = await import('./browser_eval.js');
   const n = 300, dates = [], price = [], volume = [];
@@ -67,7 +70,7 @@ _EXPORT = """async () => {
   }
   const h = {dates, price, volume};
   const tf = await m.loadTf();
-  const data = m.prepare(h, 15);
+  const data = m.prepare(h, 15, paper.val_frac, paper.test_frac);
   const model = m.buildPaperModel(tf, 15, 6, 0.01);
   const x = tf.tensor3d(data.xs.slice(0, data.nTrain));
   const y = tf.tensor2d(data.ys.slice(0, data.nTrain), [data.nTrain, 1]);
@@ -75,7 +78,7 @@ _EXPORT = """async () => {
   tf.dispose([x, y]);
   const params = {units: 6, epochs: 5, batchSize: 16, lr: 0.01};
   const meta = ev.evaluateAndDescribe(tf, model, data, h,
-    {coin: 'sine', params, epochsRun: 5, loss: 0, valLoss: 0, elapsed: 1});
+    {coin: 'sine', params, preset: paper, epochsRun: 5, loss: 0, valLoss: 0, elapsed: 1});
   const path = ev.predictPaths(tf, model, data, h, [n - 1], 7)[0];
   let art;
   await model.save(tf.io.withSaveHandler(async (a) => { art = a; return {}; }));
@@ -101,7 +104,7 @@ def test_browser_model_forecasts_the_same_in_python(page: Any, static_site: str)
     page.route("**/api/v1/**", lambda route: route.abort("connectionrefused"))
     page.goto(static_site + "/")
     page.wait_for_selector("body[data-ready='true']")
-    out = page.evaluate(_EXPORT)
+    out = page.evaluate(_EXPORT, PRESETS["paper"].to_dict())
 
     model, window, meta = from_tfjs(json.dumps(out["modelJson"]).encode(), bytes(out["weights"]))
     assert window == 15

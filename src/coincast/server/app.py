@@ -97,9 +97,9 @@ def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
     app.state.services = services
     _install_error_handlers(app)
 
-    from coincast.server.routes import coins, forecasts, jobs, meta, models
+    from coincast.server.routes import coins, forecasts, jobs, meta, models, presets
 
-    routers = [m.router for m in (meta, coins, models, forecasts, jobs)]
+    routers = [m.router for m in (meta, presets, coins, models, forecasts, jobs)]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
 

@@ -29,6 +29,9 @@ __all__ = [
     "ForecastOut",
     "TrainParams",
     "JobIn",
+    "ParamField",
+    "PresetOut",
+    "PresetsOut",
     "EpochOut",
     "JobOut",
     "JobsOut",
@@ -185,6 +188,48 @@ class JobIn(BaseModel):
     parent_version: int | None = Field(
         default=None, ge=1, description="Train this stored version of `name` further."
     )
+
+
+class ParamField(BaseModel):
+    """One trainable setting and the values ``POST …/jobs`` accepts for it.
+
+    Read from ``TrainParams``' JSON schema, never written by hand: a form that takes its
+    limits from here cannot offer a value the server then refuses. Only the bounds the
+    setting has are present; ``exclusive_*`` bounds are strict (``lr`` > 0).
+    """
+
+    name: str
+    type: Literal["integer", "number", "array"]
+    items: Literal["integer", "number"] | None = Field(
+        default=None, description="Type of an array's elements (units: integers)."
+    )
+    minimum: int | float | None = None
+    maximum: int | float | None = None
+    exclusive_minimum: int | float | None = None
+    exclusive_maximum: int | float | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+
+
+class PresetOut(BaseModel):
+    name: str
+    description: str = Field(description="One line: the design and why it exists.")
+    params: TrainParams = Field(
+        description="The preset's value of every trainable setting: what a job uses when "
+        "`params` leaves it out (null: off, e.g. no early stopping)."
+    )
+    recipe: dict[str, Any] = Field(
+        description="The settings a job cannot override: features, target, val_frac, "
+        "test_frac, shrink, lr_decay_patience."
+    )
+
+
+class PresetsOut(BaseModel):
+    default: str = Field(
+        description="The library's default preset (coincast.model.presets.DEFAULT_PRESET)."
+    )
+    fields: list[ParamField] = Field(description="Every key of a job's `params`, with limits.")
+    presets: list[PresetOut]
 
 
 class EpochOut(BaseModel):

@@ -76,6 +76,7 @@ export async function request(path, { method = "GET", body, headers = {}, signal
 const enc = encodeURIComponent;
 export const paths = {
   me: () => "me",
+  presets: () => "presets",
   coins: (limit = 100) => `coins?limit=${limit}`,
   history: (coin) => `coins/${enc(coin)}/history`,
   models: (user) => `users/${enc(user)}/models`,

@@ -6,7 +6,7 @@ import { historyChart, pointsDrawn } from "./charts.js";
 import { initForecast } from "./forecast.js";
 import { initLibrary, loadLibrary } from "./library.js";
 import { state } from "./state.js";
-import { initTraining, onCoinChanged } from "./train.js";
+import { initTraining, onCoinChanged, trainFurther } from "./train.js";
 import { $, clearError, el, fmtCompact, fmtUsd, showError } from "./ui.js";
 
 async function whoAmI() {
@@ -157,11 +157,11 @@ async function main() {
   document.addEventListener("coincast:select-coin", (ev) => {
     if (ev.detail !== state.coin || !state.history) selectCoin(ev.detail);
   });
-  initTraining();
+  const training = initTraining(); // fetches the presets meanwhile
   initForecast();
-  initLibrary();
+  initLibrary({ trainFurther });
   await whoAmI();
-  await Promise.all([loadCoins(), loadLibrary()]);
+  await Promise.all([loadCoins(), loadLibrary(), training]);
   fromHash();
   // ms since navigation start: the page is usable (coins listed, library loaded).
   state.timings.pageReady = performance.now();

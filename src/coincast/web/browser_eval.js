@@ -71,6 +71,8 @@ function stats(pred, truth) {
 
 // data: prepare()'s output. Validation days calibrate the intervals; test days score the
 // model and naive one day ahead (no significance test here, so the verdict says so).
+// extra: {coin, params, preset (the server's record of the trained preset), epochsRun,
+// loss, valLoss, elapsed}.
 export function evaluateAndDescribe(tf, model, data, history, extra) {
   const { window: w, nTrain, nVal, nTest } = data;
   const valStart = w + nTrain; // first validation target day
@@ -118,27 +120,22 @@ export function evaluateAndDescribe(tf, model, data, history, extra) {
   return {
     format: FORMAT,
     coincast_version: "browser",
+    // The server's preset as trained here: the form's numbers, and no dropout or early
+    // stopping (the browser applies neither).
     preset: {
-      name: "paper",
+      ...extra.preset,
       description: "Reference design trained in the browser with TensorFlow.js.",
       window: w,
-      features: ["price", "volume"],
-      target: "level",
       units: [extra.params.units],
       dropout: 0,
       epochs: extra.params.epochs,
       batch_size: extra.params.batchSize,
       lr: extra.params.lr,
       patience: null,
-      lr_decay_patience: null,
-      val_frac: 0.1,
-      test_frac: 0.1,
-      shrink: false,
-      seed: 42,
     },
     window: w,
-    features: ["price", "volume"],
-    target: "level",
+    features: extra.preset.features,
+    target: extra.preset.target,
     scaler: { kind: "minmax", names: ["price", "volume"], min: data.mins, max: data.maxs },
     ret_scale: 1,
     shrink_weight: 1,

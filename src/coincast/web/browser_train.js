@@ -62,10 +62,11 @@ export function loadTf() {
 }
 
 // history: {dates, price, volume}; returns scaled windows and everything metadata needs.
-// Split by target day in time order like the server's paper preset: 80 % train, 10 %
-// validation (the val loss curve), 10 % test (the metrics). The scaler is fitted on the
-// training days only: the later periods' highs would otherwise leak into training.
-export function prepare(history, window, valFrac = 0.1, testFrac = 0.1) {
+// Split by target day in time order as the server splits: the preset's val_frac and
+// test_frac (from GET /api/v1/presets) for validation (the val loss curve) and test (the
+// metrics), the rest train. The scaler is fitted on the training days only: the later
+// periods' highs would otherwise leak into training.
+export function prepare(history, window, valFrac, testFrac) {
   const n = history.price.length;
   const nTargets = n - window;
   const nTest = Math.max(1, Math.round(nTargets * testFrac));
@@ -105,9 +106,10 @@ export function buildPaperModel(tf, window, units = 50, lr = 1e-3) {
 
 // Times two real training steps (the first compiles kernels) so the estimate reflects
 // this device and backend, not a guess.
+// params: {window, units, lr, batchSize, epochs, valFrac, testFrac}.
 export async function estimateSeconds(history, params) {
   const tf = await loadTf();
-  const data = prepare(history, params.window);
+  const data = prepare(history, params.window, params.valFrac, params.testFrac);
   const model = buildPaperModel(tf, params.window, params.units, params.lr);
   const bs = Math.min(params.batchSize, data.nTrain);
   const x = tf.tensor3d(data.xs.slice(0, bs));
@@ -125,11 +127,26 @@ export async function estimateSeconds(history, params) {
   }
 }
 
-// Trains and saves; onEpoch gets EpochReport-shaped objects. Returns the server's answer
-// to the upload (the new version).
-export async function trainInBrowser({ coin, history, params, name, user, onEpoch, cancel }) {
+// The server's record of the preset must still describe what buildPaperModel builds;
+// otherwise the stored metadata would promise the server a model this is not.
+function checkDesign(preset) {
+  const ok = preset.target === "level" && !preset.shrink && String(preset.features) === "price,volume";
+  if (!ok) {
+    throw new ApiError(
+      "BrowserTraining",
+      `The server's ${preset.name} preset (${preset.features} → ${preset.target}) is not the ` +
+        "LSTM on price and volume this page trains; train on the server instead.",
+    );
+  }
+}
+
+// Trains and saves; onEpoch gets EpochReport-shaped objects. preset: the trained preset's
+// full record (presetRecord of the server's answer), stored in the metadata. Returns the
+// server's answer to the upload (the new version).
+export async function trainInBrowser({ coin, history, params, preset, name, user, onEpoch, cancel }) {
+  checkDesign(preset);
   const tf = await loadTf();
-  const data = prepare(history, params.window);
+  const data = prepare(history, params.window, params.valFrac, params.testFrac);
   const model = buildPaperModel(tf, params.window, params.units, params.lr);
   const x = tf.tensor3d(data.xs.slice(0, data.nTrain));
   const y = tf.tensor2d(data.ys.slice(0, data.nTrain), [data.nTrain, 1]);
@@ -167,6 +184,7 @@ export async function trainInBrowser({ coin, history, params, name, user, onEpoc
     const meta = evaluateAndDescribe(tf, model, data, history, {
       coin,
       params,
+      preset,
       epochsRun: losses.length,
       loss: losses[losses.length - 1],
       valLoss: fit.history.val_loss ? fit.history.val_loss[losses.length - 1] : null,

@@ -4,7 +4,6 @@
 import { ApiError, paths, request } from "./api.js";
 import { runForecast, useModel } from "./forecast.js";
 import { state } from "./state.js";
-import { trainFurther } from "./train.js";
 import { $, el, fmtUsd, showError } from "./ui.js";
 
 // metrics: coincast's evaluation dict ({table: [{horizon, method, rmse, mape, …}], verdict}).
@@ -19,6 +18,10 @@ export function metricsText(m) {
   if (model.mape != null) parts.push(`MAPE ${Number(model.mape).toFixed(2)} %`);
   return parts.join(" · ");
 }
+
+// Set by initLibrary: what "Train further" does (the training form lives in train.js,
+// which imports this module to refresh the list, so this one must not import it back).
+let onTrainFurther = () => {};
 
 const list = (body, key) => (Array.isArray(body) ? body : body[key] || body.items || []);
 
@@ -48,7 +51,7 @@ function row(model, v) {
       }, "load"),
       act("Train further", () => {
         if (coin) document.dispatchEvent(new CustomEvent("coincast:select-coin", { detail: coin }));
-        trainFurther(model.name, version, coin);
+        onTrainFurther(model.name, version, coin);
       }, "further"),
       act("Delete", () => remove(model.name, version), "delete"),
     ),
@@ -94,6 +97,8 @@ export async function loadLibrary() {
   }
 }
 
-export function initLibrary() {
+// trainFurther(name, version, coin): loads a version into the training form.
+export function initLibrary({ trainFurther }) {
+  onTrainFurther = trainFurther;
   $("#library-refresh").addEventListener("click", loadLibrary);
 }

@@ -1,32 +1,87 @@
-// Hyperparameters shown in the form, with defaults per preset and a one-line explanation.
-// Defaults mirror coincast.model.presets; the server validates whatever is sent, so a
-// stale default here can only produce a clear 4xx, never a silently different model.
+// The training form's settings. Names, descriptions, defaults and limits all come from
+// the server (GET /api/v1/presets: coincast.model.presets for the values, the jobs API's
+// own schema for the limits), so the form offers exactly the presets the library has and
+// only values the server accepts. This module knows only how each field is shown.
 
+import { paths, request } from "./api.js";
+
+// Presentation only: label, explanation, spinner step; `zeroIsNone` fields show "off"
+// (null) as 0, so a number box can express it.
 export const FIELDS = [
-  { key: "window", label: "Window (days)", type: "number", min: 5, max: 365, step: 1,
+  { key: "window", label: "Window (days)", step: 1,
     help: "How many past days the model sees to predict the next one." },
-  { key: "epochs", label: "Epochs", type: "number", min: 1, max: 1000, step: 1,
+  { key: "epochs", label: "Epochs", step: 1,
     help: "Passes over the training data; more fits better until it starts memorising." },
-  { key: "units", label: "LSTM units", type: "text", pattern: "\\d+(\\s*,\\s*\\d+)*",
+  { key: "units", label: "LSTM units",
     help: "Memory cells per layer; comma-separate for stacked layers (e.g. 64, 32)." },
-  { key: "dropout", label: "Dropout", type: "number", min: 0, max: 0.9, step: 0.05,
+  { key: "dropout", label: "Dropout", step: 0.05,
     help: "Fraction of signals dropped while training, against overfitting." },
-  { key: "batch_size", label: "Batch size", type: "number", min: 1, max: 4096, step: 1,
+  { key: "batch_size", label: "Batch size", step: 1,
     help: "Windows per weight update; smaller is noisier but often generalises better." },
-  { key: "lr", label: "Learning rate", type: "number", min: 0.00001, max: 1, step: "any",
+  { key: "lr", label: "Learning rate", step: "any",
     help: "Adam's step size; lower is slower and steadier." },
-  { key: "patience", label: "Early-stop patience", type: "number", min: 0, max: 1000, step: 1,
+  { key: "patience", label: "Early-stop patience", step: 1, zeroIsNone: true,
     help: "Stop after this many epochs without a better validation loss (0 = never)." },
 ];
 
-export const PRESETS = {
-  paper: { window: 30, epochs: 50, units: "50", dropout: 0, batch_size: 32, lr: 0.001, patience: 0 },
-  deep: { window: 30, epochs: 100, units: "64, 32", dropout: 0.2, batch_size: 32, lr: 0.001, patience: 10 },
-  shrunk: { window: 30, epochs: 50, units: "50", dropout: 0, batch_size: 32, lr: 0.001, patience: 5 },
-};
+// The design browser_train.js builds (LSTM → Dense on price and volume); its numbers
+// come from the server like every other preset's.
+export const BROWSER_PRESET = "paper";
 
 // Browser training runs the paper architecture only; these fields do not apply there.
 export const BROWSER_FIXED = ["dropout", "patience"];
+
+// → {default, fields: {name: limits}, presets: {name: {name, description, params, recipe}}}
+export async function loadPresets() {
+  const body = await request(paths.presets());
+  return {
+    default: body.default,
+    fields: Object.fromEntries(body.fields.map((f) => [f.name, f])),
+    presets: Object.fromEntries(body.presets.map((p) => [p.name, p])),
+  };
+}
+
+// The preset as the library's Preset.to_dict() spells it (what model metadata stores).
+export function presetRecord(preset) {
+  return { name: preset.name, description: preset.description, ...preset.params, ...preset.recipe };
+}
+
+// A preset's value as the form shows it: units "64, 32", off as 0 where that means off.
+export function formValue(field, value) {
+  if (Array.isArray(value)) return value.join(", ");
+  if (value == null) return field.zeroIsNone ? "0" : "";
+  return String(value);
+}
+
+// The input for one field, carrying the server's limits. Strict bounds (lr > 0,
+// dropout < 1) have no HTML attribute, so they are checked as the value changes.
+export function fieldInput(field, limits) {
+  const array = limits.type === "array";
+  const input = document.createElement("input");
+  Object.assign(input, { name: field.key, id: `hp-${field.key}`, required: true, type: array ? "text" : "number" });
+  if (array) {
+    const lo = Math.max(0, (limits.min_items ?? 1) - 1);
+    const hi = limits.max_items == null ? "" : limits.max_items - 1;
+    input.pattern = `\\d+(\\s*,\\s*\\d+){${lo},${hi}}`;
+    return input;
+  }
+  const min = limits.minimum ?? limits.exclusive_minimum;
+  const max = limits.maximum ?? limits.exclusive_maximum;
+  if (min != null) input.min = String(field.zeroIsNone ? Math.min(0, min) : min);
+  if (max != null) input.max = String(max);
+  input.step = String(limits.type === "integer" ? 1 : field.step ?? "any");
+  const strict = () => {
+    const v = Number(input.value);
+    const low = limits.exclusive_minimum != null && v <= limits.exclusive_minimum && !(field.zeroIsNone && v === 0);
+    const high = limits.exclusive_maximum != null && v >= limits.exclusive_maximum;
+    input.setCustomValidity(
+      low ? `Must be more than ${limits.exclusive_minimum}.` : high ? `Must be less than ${limits.exclusive_maximum}.` : "",
+    );
+  };
+  input.addEventListener("input", strict);
+  input.addEventListener("change", strict);
+  return input;
+}
 
 // Form values → the JSON the jobs API takes (units as a list, 0 patience as none).
 export function toParams(values) {

@@ -1,11 +1,21 @@
 // The training form: preset + hyperparameters, then a server job (jobs API + SSE) or
-// TF.js in this browser, both reporting into the same Progress box.
+// TF.js in this browser, both reporting into the same Progress box. The presets, their
+// defaults and limits are the server's (GET /api/v1/presets), loaded once at start.
 
 import { ApiError, paths, request, streamEvents } from "./api.js";
 import { estimateSeconds, trainInBrowser } from "./browser_train.js";
 import { useModel } from "./forecast.js";
 import { loadLibrary } from "./library.js";
-import { BROWSER_FIXED, FIELDS, PRESETS, toParams } from "./presets.js";
+import {
+  BROWSER_FIXED,
+  BROWSER_PRESET,
+  FIELDS,
+  fieldInput,
+  formValue,
+  loadPresets,
+  presetRecord,
+  toParams,
+} from "./presets.js";
 import { Progress } from "./progress.js";
 import { state } from "./state.js";
 import { $, clearError, el, fmtDuration, showError } from "./ui.js";
@@ -13,33 +23,53 @@ import { $, clearError, el, fmtDuration, showError } from "./ui.js";
 const progress = new Progress();
 let cancelToken = null;
 let parent = null; // {name, version} when training further
+let catalog = null; // loadPresets(): {default, fields, presets}, once the server answered
 
 function where() {
   return $("#train-form").elements.where.value;
 }
 
+// Model names default to COIN-PRESET until the person types their own or trains further.
+function nameFromPreset() {
+  if (state.coin && !parent) $("#model-name").value = `${state.coin}-${$("#preset").value}`;
+}
+
+const shownFields = () => FIELDS.filter((f) => catalog.fields[f.key]);
+
+// Fills the fields with the chosen preset's values; browser training always trains the
+// BROWSER_PRESET, so choosing it switches the preset (and its values) first.
 function renderFields() {
-  const preset = PRESETS[$("#preset").value];
+  if (!catalog) return;
   const browser = where() === "browser";
+  if (browser && $("#preset").value !== BROWSER_PRESET) {
+    $("#preset").value = BROWSER_PRESET;
+    nameFromPreset();
+  }
+  const preset = catalog.presets[$("#preset").value];
+  $("#preset-help").textContent = preset.description;
   $("#hyper").replaceChildren(
-    ...FIELDS.map((f) => {
+    ...shownFields().map((f) => {
       const fixed = browser && BROWSER_FIXED.includes(f.key);
-      const input = el("input", { name: f.key, type: f.type, id: `hp-${f.key}`, required: "" });
-      for (const a of ["min", "max", "step", "pattern"]) if (f[a] !== undefined) input.setAttribute(a, f[a]);
-      input.value = preset[f.key];
+      const input = fieldInput(f, catalog.fields[f.key]);
+      input.value = formValue(f, preset.params[f.key]);
       input.disabled = fixed;
       return el("label", { title: f.help }, `${f.label} `, input, el("small", {}, fixed ? "not used in the browser" : f.help));
     }),
   );
   $("#preset").disabled = browser;
-  if (browser) $("#preset").value = "paper";
   updateEstimate();
 }
 
 function values() {
   const out = {};
-  for (const f of FIELDS) out[f.key] = $(`#hp-${f.key}`).value;
+  for (const f of shownFields()) out[f.key] = $(`#hp-${f.key}`).value;
   return out;
+}
+
+// The browser's numbers: the form's, plus the split the preset prescribes.
+function browserParams(p) {
+  const { recipe } = catalog.presets[BROWSER_PRESET];
+  return { ...p, units: p.units[0], batchSize: p.batch_size, valFrac: recipe.val_frac, testFrac: recipe.test_frac };
 }
 
 let estimateRun = 0;
@@ -49,6 +79,7 @@ async function updateEstimate() {
     box.textContent = "Runs on the server in the background; you can leave this section and come back.";
     return;
   }
+  if (!catalog) return;
   if (!state.history) {
     box.textContent = "Pick a coin first: the estimate is measured on its data.";
     return;
@@ -57,7 +88,7 @@ async function updateEstimate() {
   box.textContent = "Measuring this browser's speed…";
   try {
     const p = toParams(values());
-    const est = await estimateSeconds(state.history, { ...p, units: p.units[0], batchSize: p.batch_size });
+    const est = await estimateSeconds(state.history, browserParams(p));
     if (run !== estimateRun) return;
     box.dataset.seconds = String(est.seconds);
     box.textContent =
@@ -69,7 +100,7 @@ async function updateEstimate() {
 }
 
 export function onCoinChanged() {
-  if (!parent) $("#model-name").value = `${state.coin}-${$("#preset").value}`;
+  nameFromPreset();
   updateEstimate();
 }
 
@@ -126,6 +157,10 @@ async function onSubmit(ev) {
     showError(new ApiError("AuthError", "Sign in first: training saves a model under your user."));
     return;
   }
+  if (!catalog) {
+    showError(new ApiError("Unreachable", "The server's presets have not loaded; reload the page once `coincast serve` runs."));
+    return;
+  }
   clearError();
   const name = $("#model-name").value.trim();
   const params = toParams(values());
@@ -139,7 +174,8 @@ async function onSubmit(ev) {
       const out = await trainInBrowser({
         coin: state.coin,
         history: state.history,
-        params: { ...params, units: params.units[0], batchSize: params.batch_size },
+        params: browserParams(params),
+        preset: presetRecord(catalog.presets[BROWSER_PRESET]),
         name,
         user: state.user,
         onEpoch: (r) => progress.epoch(r),
@@ -177,14 +213,27 @@ async function onCancel() {
   }
 }
 
-export function initTraining() {
+// Resolves once the presets are loaded and shown (or their failure is on the banner).
+export async function initTraining() {
   $("#preset").addEventListener("change", () => {
     renderFields();
-    if (state.coin && !parent) $("#model-name").value = `${state.coin}-${$("#preset").value}`;
+    nameFromPreset();
   });
   for (const r of $("#train-form").elements.where) r.addEventListener("change", renderFields);
   $("#hyper").addEventListener("change", updateEstimate);
   $("#train-form").addEventListener("submit", onSubmit);
   $("#train-cancel").addEventListener("click", onCancel);
+  try {
+    catalog = await loadPresets();
+  } catch (err) {
+    $("#preset-help").textContent = "The server's presets could not be loaded; reload once it is reachable.";
+    showError(err, "Loading presets");
+    return;
+  }
+  $("#preset").replaceChildren(...Object.keys(catalog.presets).map((name) => el("option", { value: name }, name)));
+  $("#preset").value = catalog.default;
+  const browser = $("#train-form").querySelector("input[name='where'][value='browser']");
+  browser.disabled = !catalog.presets[BROWSER_PRESET];
   renderFields();
+  nameFromPreset();
 }
