@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite: settings on a temp dir, the shared data dir.
 
-Fixtures for real servers live beside the code they serve: ``tests/fakes/coingecko.py``
-(fake CoinGecko on loopback) and ``tests/live_server.py`` (uvicorn in a thread).
+Fixtures for real servers live beside the code they serve, registered here as plugins:
+``tests/fakes/coingecko.py`` (fake CoinGecko on loopback) and
+``tests/helpers/live_server.py`` (the app in uvicorn, in a thread).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from coincast.settings import Settings
 
-pytest_plugins = ["tests.fakes.coingecko"]
+pytest_plugins = ["tests.fakes.coingecko", "tests.helpers.live_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared")).resolve()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text, update
 
-from coincast.data.market import schema as cache_schema
 from coincast.data.coingecko.client import CoinGeckoClient
+from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache, missing_coins_table
 from coincast.data.market.refresh import refresh_coin, refresh_top, summary_line
 from coincast.errors import UnknownCoinError

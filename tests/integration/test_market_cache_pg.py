@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from coincast.data.market import schema as cache_schema
 from coincast.data.csv_import import read_history_csv
+from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache
 from coincast.errors import StoreUnavailableError
 from coincast.settings import Settings
-from tests.store_helpers import assert_frame_matches_rows, reference_rows
+from tests.helpers.store_rows import assert_frame_matches_rows, reference_rows
 
 
 @pytest.fixture

@@ -15,9 +15,7 @@ import torch
 
 from coincast.data.market.cache import MarketCache
 from coincast.settings import Settings
-from tests.live_server import LiveServer, live_server
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer
 
 COIN = "sinecoin"
 JOBS = "/users/local/jobs"

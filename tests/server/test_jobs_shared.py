@@ -16,7 +16,7 @@ from coincast.server.job_runner import JobManager
 from coincast.server.job_store import JobRecord, JobStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from tests.live_server import serve
+from tests.helpers.live_server import serve
 from tests.server.test_jobs import COIN, JOBS, SMALL, _events, _sine_history
 
 
