@@ -1,2 +1,2 @@
-"""What tests share besides fixtures: the app on loopback, synthetic histories, and
-independent readings of expected data."""
+"""Code the tests share: the app on loopback (and its ``live_server`` fixture), synthetic
+histories, and expected data read independently of the code under test."""

@@ -1,5 +1,6 @@
 """Training jobs live in the shared database: any server process sees, streams and
-cancels any job, and a restarted server still lists past jobs (issue 8 deployments)."""
+cancels any job, and a restarted server still lists past jobs. A deployment runs several
+server processes behind one address, so a user's next request may reach another one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from coincast.server.job_store import JobRecord, JobStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 from tests.helpers.live_server import serve
-from tests.server.test_jobs import COIN, JOBS, SMALL, _events, _sine_history
+from tests.server.test_jobs import COIN, JOBS, SMALL, _events, sine_history
 
 
 def _dead_pid() -> int:
@@ -37,7 +38,7 @@ def test_a_job_started_on_one_server_is_seen_streamed_and_cancelled_from_another
     settings: Settings,
 ) -> None:
     torch.set_num_threads(1)
-    MarketCache(settings).upsert_history(COIN, _sine_history(), source="csv")
+    MarketCache(settings).upsert_history(COIN, sine_history(), source="csv")
     with serve(settings) as a, serve(settings) as b, a.client() as ca, b.client() as cb:
         job = ca.post(JOBS, json={"coin": COIN, "name": "long",
                                   "params": {**SMALL, "epochs": 1000}}).json()  # fmt: skip
