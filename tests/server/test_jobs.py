@@ -38,7 +38,7 @@ def server(live_server: LiveServer) -> Iterator[LiveServer]:
     yield live_server
 
 
-def _events(c: httpx.Client, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def job_events(c: httpx.Client, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
     with c.stream("GET", f"{JOBS}/{job_id}/events") as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -60,7 +60,7 @@ def _run(c: httpx.Client, body: dict[str, Any]) -> tuple[list[dict[str, Any]], d
     # A job that fails at once (no data) may already be finished when the answer is sent.
     assert job["status"] in ("queued", "running", "failed") and job["coin"] == body["coin"]
     epochs, final = [], None
-    for event, data in _events(c, job["id"]):
+    for event, data in job_events(c, job["id"]):
         if event == "epoch":
             epochs.append(data)
         elif event == "status" and data["status"] in ("succeeded", "failed", "cancelled"):
@@ -130,7 +130,7 @@ def test_cancel_stops_a_job_and_saves_nothing(server: LiveServer) -> None:
     with server.client() as c:
         body = {"coin": COIN, "name": "long", "params": {**SMALL, "epochs": 1000}}
         job = c.post(JOBS, json=body).json()
-        for event, _data in _events(c, job["id"]):
+        for event, _data in job_events(c, job["id"]):
             if event == "epoch":
                 break
         r = c.post(f"{JOBS}/{job['id']}/cancel")

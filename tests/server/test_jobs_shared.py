@@ -18,7 +18,7 @@ from coincast.server.job_store import JobRecord, JobStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 from tests.helpers.live_server import serve
-from tests.server.test_jobs import COIN, JOBS, SMALL, _events, sine_history
+from tests.server.test_jobs import COIN, JOBS, SMALL, job_events, sine_history
 
 
 def _dead_pid() -> int:
@@ -44,7 +44,7 @@ def test_a_job_started_on_one_server_is_seen_streamed_and_cancelled_from_another
                                   "params": {**SMALL, "epochs": 1000}}).json()  # fmt: skip
         assert job["id"] in {j["id"] for j in cb.get(JOBS).json()["jobs"]}
         seen = 0
-        for event, data in _events(cb, job["id"]):  # server b streams a's progress
+        for event, data in job_events(cb, job["id"]):  # server b streams a's progress
             if event == "epoch":
                 seen = data["epoch"]
                 if seen >= 2:
