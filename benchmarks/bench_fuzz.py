@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import SHARED_DIR  # noqa: E402
 from tests.fakes.coingecko import FakeCoinGecko  # noqa: E402
+from tests.helpers.live_server import model_files  # noqa: E402
 from tests.integration.conftest import settings_env  # noqa: E402
 from tests.integration.fuzz import CHECKS, run_schemathesis  # noqa: E402
 from tests.integration.procs import running_server  # noqa: E402
-from tests.live_server import model_files  # noqa: E402
 
 from coincast.server.users import UserStore  # noqa: E402
 from coincast.settings import Settings  # noqa: E402

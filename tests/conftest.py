@@ -1,7 +1,9 @@
-"""Fixtures shared by the whole suite: settings on a temp dir, the shared data dir.
+"""Fixtures shared by the whole suite: settings on a temp dir, the shared data dir, torch
+on one thread.
 
-Fixtures for real servers live beside the code they serve: ``tests/fakes/coingecko.py``
-(fake CoinGecko on loopback) and ``tests/live_server.py`` (uvicorn in a thread).
+Fixtures for real servers live beside the code they serve, registered here as plugins:
+``tests/fakes/coingecko.py`` (fake CoinGecko on loopback) and
+``tests/helpers/live_server.py`` (the app in uvicorn, in a thread).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 
 from coincast.settings import Settings
 
-pytest_plugins = ["tests.fakes.coingecko"]
+pytest_plugins = ["tests.fakes.coingecko", "tests.helpers.live_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared")).resolve()
@@ -49,3 +51,17 @@ def fixtures_dir(shared_dir: Path) -> Path:
 def settings(tmp_path: Path) -> Iterator[Settings]:
     """Settings isolated from the developer's environment: temp data dir, no key."""
     yield Settings(_env_file=None, data_dir=tmp_path / "data", shared_dir=SHARED_DIR)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for the test, then as it was: training repeats to the bit (the
+    order of a multi-threaded sum varies), and two xdist workers share the two cores
+    instead of each spawning a thread per core. Modules that train opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch  # here, not at the top: most tests never load torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

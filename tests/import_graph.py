@@ -1,7 +1,10 @@
-"""The import graph of ``src/coincast`` and of ``web/*.js``, read from the source (no imports run).
+"""The import graphs of ``src/coincast`` and ``web/*.js``, read from the source (no imports run).
 
 Every import counts, including those inside functions: a lazy import hides a cycle from
-Python's loader but not from a reader, and the rule is about the reader.
+Python's loader but not from a reader, and the rule is about the reader. Imports under
+``if TYPE_CHECKING:`` never run, so they are left out of the graph (a type-only import is
+how a module names a type without depending on its module at run time); the private-name
+and framework checks read them too, since a reader sees them all the same.
 """
 
 from __future__ import annotations
@@ -34,10 +37,15 @@ def _type_checking_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
-def imports_of(name: str, path: Path) -> Iterator[tuple[str, list[str], int]]:
-    """(imported module, names taken from it, line) for every coincast import in a module."""
+def imports_of(
+    name: str, path: Path, *, type_checking: bool = False
+) -> Iterator[tuple[str, list[str], int]]:
+    """(imported module, names taken from it, line) for every coincast import in a module.
+
+    ``type_checking`` includes the imports under ``if TYPE_CHECKING:``.
+    """
     tree = ast.parse(path.read_text())
-    skip = _type_checking_lines(tree)
+    skip = set() if type_checking else _type_checking_lines(tree)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if getattr(node, "lineno", None) in skip:
@@ -67,6 +75,57 @@ def python_graph() -> dict[str, set[str]]:
                 if dep in modules and dep != name:
                     graph[name].add(dep)
     return graph
+
+
+def third_party_imports(path: Path) -> Iterator[tuple[str, int]]:
+    """(top-level package, line) for every absolute non-coincast import, type-only ones too."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for full in names:
+            top = full.split(".")[0]
+            if top != "coincast":
+                yield top, node.lineno
+
+
+def is_private(name: str) -> bool:
+    """``_name`` is private to its module; ``__version__``-style dunders are public."""
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_imports() -> list[str]:
+    """``module:line imports _name from other`` for each private name taken across modules."""
+    found = []
+    for name, path in python_modules().items():
+        for target, names, line in imports_of(name, path, type_checking=True):
+            for taken in names:
+                if is_private(taken) and target != name:
+                    found.append(f"{name}:{line} imports {taken} from {target}")
+    return found
+
+
+def package_of(module: str) -> str:
+    """The layer a module belongs to: its package under coincast (``coincast.model.fast.x`` →
+    ``model``), or the module's own name for a top-level module (``api``, ``errors``), or
+    ``coincast`` for the package's ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "coincast"
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    """(package, package it imports) → the module imports that make that edge, as
+    ``a -> b`` strings, so a failure can name them."""
+    edges: dict[tuple[str, str], list[str]] = {}
+    for module, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            a, b = package_of(module), package_of(dep)
+            if a != b:
+                edges.setdefault((a, b), []).append(f"{module} -> {dep}")
+    return edges
 
 
 _JS_IMPORT = re.compile(

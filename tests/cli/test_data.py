@@ -14,7 +14,7 @@ from coincast.data.market.cache import MarketCache
 from coincast.errors import NoDataError
 from coincast.settings import Settings
 from tests.fakes.coingecko import FakeCoinGecko
-from tests.store_helpers import assert_frame_matches_rows, reference_rows
+from tests.helpers.store_rows import assert_frame_matches_rows, reference_rows
 
 CHART = "/coins/*/market_chart"
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from coincast.api import load_history
@@ -16,25 +14,18 @@ from coincast.cli import app
 from coincast.data.market.cache import MarketCache
 from coincast.errors import NoDataError
 from coincast.settings import Settings
+from tests.helpers.histories import random_walk
 
 ADVICE = "Forecasts are decision support, not financial advice."
 SMALL = ["--epochs", "2", "--window", "10", "--units", "8"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def walk(n: int = 260) -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    price = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
-    return pd.DataFrame(
-        {"price": price, "volume": 1e6 + rng.random(n) * 1e5, "market_cap": price * 1e4},
-        index=pd.date_range("2021-01-01", periods=n, freq="D", name="date"),
+    return random_walk(
+        n, seed=3, step=0.02, first=50.0, volume_seed=None, cap_ratio=1e4, start="2021-01-01"
     )
 
 

@@ -17,9 +17,7 @@ from coincast.cli import app
 from coincast.server.users import UserStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from tests.live_server import LiveServer, live_server, model_files
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer, model_files
 
 
 def _env(settings: Settings) -> dict[str, str]:

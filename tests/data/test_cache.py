@@ -17,7 +17,7 @@ from coincast.db import migrate as migrations
 from coincast.errors import DataError, NoDataError, StoreUnavailableError
 from coincast.settings import Settings
 from tests.conftest import DAILY_DIR
-from tests.store_helpers import assert_frame_matches_rows, reference_rows
+from tests.helpers.store_rows import assert_frame_matches_rows, reference_rows
 
 SHARED_FILES = sorted(p.name for p in DAILY_DIR.glob("*.csv"))
 

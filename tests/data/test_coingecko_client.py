@@ -18,7 +18,7 @@ from coincast.errors import (
     UnknownCoinError,
 )
 from tests.fakes.coingecko import FakeCoinGecko
-from tests.fakes.helpers import Sleeps, assert_same_history, shifted_csv
+from tests.helpers.coingecko import Sleeps, assert_same_history, shifted_csv
 
 CSV_HINT = "import history from CSV with `coincast data import FILE --coin ID`"
 

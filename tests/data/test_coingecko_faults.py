@@ -20,7 +20,7 @@ from coincast.errors import (
 )
 from coincast.settings import PRO_URL, PUBLIC_URL, Settings
 from tests.fakes.coingecko import FakeCoinGecko, Fault
-from tests.fakes.helpers import Sleeps, assert_same_history, shifted_csv
+from tests.helpers.coingecko import Sleeps, assert_same_history, shifted_csv
 
 CHART = "/coins/*/market_chart"
 CSV_HINT = "import history from CSV with `coincast data import FILE --coin ID`"

@@ -12,7 +12,7 @@ import pytest
 from coincast.data.csv_import import read_history_csv
 from coincast.errors import CsvImportError
 from tests.conftest import DAILY_DIR
-from tests.store_helpers import assert_frame_matches_rows, reference_rows
+from tests.helpers.store_rows import assert_frame_matches_rows, reference_rows
 
 SHARED_FILES = sorted(p.name for p in DAILY_DIR.glob("*.csv"))
 

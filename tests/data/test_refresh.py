@@ -14,7 +14,7 @@ from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.market.cache import MarketCache, daily_table
 from coincast.data.market.refresh import refresh_coin, refresh_top
 from tests.fakes.coingecko import FakeCoinGecko, Fault
-from tests.fakes.helpers import Sleeps, assert_same_history, shifted_csv
+from tests.helpers.coingecko import Sleeps, assert_same_history, shifted_csv
 
 CHART = "/coins/*/market_chart"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,39 +15,12 @@ from coincast.api import Forecaster, backtest
 from coincast.errors import InvalidRequestError, ModelFormatError
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.presets import DEFAULT_PRESET, PRESETS, get_preset
+from tests.helpers.histories import random_walk, sine
 
 FAST = {"units": (8,), "epochs": 3, "window": 10}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def synthetic(price: np.ndarray, start: str = "2020-01-01") -> pd.DataFrame:
-    n = len(price)
-    rng = np.random.default_rng(7)
-    return pd.DataFrame(
-        {
-            "price": price,
-            "volume": 1e6 * (1 + 0.1 * rng.random(n)),
-            "market_cap": price * 1e3,
-        },
-        index=pd.date_range(start, periods=n, freq="D", name="date"),
-    )
-
-
-def random_walk(n: int = 700, seed: int = 11) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return synthetic(100 * np.exp(np.cumsum(rng.normal(0, 0.03, n))))
-
-
-def sine(n: int = 500) -> pd.DataFrame:
-    t = np.arange(n)
-    return synthetic(100 + 20 * np.sin(2 * np.pi * t / 25))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_forecast_frame_shape_dates_and_bounds() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures for the scale-out tests: a real PostgreSQL and a real S3-compatible server.
+"""Fixtures for the tests of the shared backends (what several server processes use to
+share users, models and jobs): a real PostgreSQL and a real S3-compatible server.
 
 Connection info comes from the environment that ``scripts/services.sh up`` prints (and
 ``.ci/run`` exports): ``COINCAST_TEST_PG_URL`` (an admin URL; each test gets its own

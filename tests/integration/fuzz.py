@@ -1,8 +1,9 @@
 """Run schemathesis (its own CLI, in a subprocess) against a live coincast server.
 
-Shared by the CI-sized test and the full benchmark run. The checks are the ones the
-issue asks for: no 5xx, and every response conforms to our OpenAPI schema (status code
-documented, content type, headers, body schema). The HAR report gives the exact number
+Shared by the CI-sized test and the full benchmark run. Two checks: no 5xx (every
+error a client can cause must map to a 4xx that says what was wrong), and every response
+conforms to our OpenAPI schema (status code documented, content type, headers, body
+schema), since clients are written against that schema. The HAR report gives the exact number
 of HTTP requests sent and their status codes.
 """
 

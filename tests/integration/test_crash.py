@@ -22,9 +22,9 @@ from coincast.settings import Settings
 from coincast.store.faults import POINTS
 from coincast.store.registry import ModelRegistry
 from coincast.store.tfjs.read import from_tfjs
+from tests.helpers.live_server import model_files, multipart
 from tests.integration.conftest import settings_env
 from tests.integration.procs import running_server, start_server
-from tests.live_server import model_files, multipart
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 
 from coincast.server.users import UserStore
 from coincast.store.registry import ModelRegistry
+from tests.helpers.live_server import LiveServer, model_files, multipart, serve
 from tests.integration.conftest import scaled_settings
 from tests.integration.faultproxy import FaultProxy
-from tests.live_server import LiveServer, model_files, multipart, serve
 
 
 @dataclass

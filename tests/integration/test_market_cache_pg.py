@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import inspect, text
 
 from coincast.data.csv_import import read_history_csv
+from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache
 from coincast.db import migrate as migrations
 from coincast.errors import StoreUnavailableError
 from coincast.settings import Settings
-from tests.store_helpers import assert_frame_matches_rows, reference_rows
+from tests.helpers.store_rows import assert_frame_matches_rows, reference_rows
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from coincast.errors import ModelNotFoundError, StoreUnavailableError
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
 from coincast.store.s3 import S3BlobStore
+from tests.helpers.live_server import model_files
 from tests.integration.conftest import S3_KEY, S3_SECRET
-from tests.live_server import model_files
 
 
 def _bucket_keys(settings: Settings) -> set[str]:

@@ -13,8 +13,8 @@ import pytest
 
 from coincast.settings import Settings
 from tests.fakes.coingecko import FakeCoinGecko, fake_coingecko  # noqa: F401  (fixture)
+from tests.helpers.live_server import model_files, serve
 from tests.integration.fuzz import run_schemathesis
-from tests.live_server import model_files, serve
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import pytest
 from coincast.server.users import UserStore, users_table
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from tests.live_server import LiveServer, model_files, multipart, serve
+from tests.helpers.live_server import LiveServer, model_files, multipart, serve
 
 ALICE_MODEL = model_files(seed=11, meta={"metrics": {"rmse": 123.456789}})
 

@@ -16,9 +16,7 @@ from coincast.model.train import train_model, train_reference
 CFG = ModelConfig(n_features=2, units=(8,))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def series(n_days: int, period: float, phase: float) -> tuple[torch.Tensor, torch.Tensor]:

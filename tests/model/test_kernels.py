@@ -14,10 +14,7 @@ from coincast.model.fast.stacked_step import loss_and_grads
 from coincast.model.fast.stacking import FlatParams, stack_params
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(params=[True, False], ids=["compiled", "python"])

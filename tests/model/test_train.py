@@ -12,10 +12,7 @@ from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.schedule import CancelToken, EpochReport, Plateau, TrainConfig
 from coincast.model.train import train_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sine_windows(

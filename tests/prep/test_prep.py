@@ -10,18 +10,7 @@ from coincast.errors import InsufficientHistoryError, InvalidRequestError, Model
 from coincast.prep.dataset import contiguous_tail, prepare
 from coincast.prep.scaling import MinMaxScaler
 from coincast.prep.windows import chronological_split, feature_matrix, sliding_windows
-
-
-def frame(price: np.ndarray, volume: np.ndarray | None = None, start: str = "2020-01-01"):
-    n = len(price)
-    return pd.DataFrame(
-        {
-            "price": np.asarray(price, dtype=float),
-            "volume": np.arange(n, dtype=float) + 100.0 if volume is None else volume,
-            "market_cap": np.asarray(price, dtype=float) * 1000.0,
-        },
-        index=pd.date_range(start, periods=n, freq="D", name="date"),
-    )
+from tests.helpers.histories import history
 
 
 def test_scaler_round_trip_and_json() -> None:
@@ -48,7 +37,7 @@ def test_windows_and_targets_on_a_hand_computed_example() -> None:
     # 12 days; window 2 → first target day 3 (day 0 has no log return).
     price = np.array([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21], dtype=float)
     prep = prepare(
-        frame(price), window=2, features=("price", "log_return"), target="return",
+        history(price), window=2, features=("price", "log_return"), target="return",
         val_frac=0.25, test_frac=0.25,
     )  # fmt: skip
     b = prep.bounds
@@ -70,7 +59,7 @@ def test_windows_and_targets_on_a_hand_computed_example() -> None:
 
 def test_level_target_is_the_scaled_next_price() -> None:
     price = np.linspace(100, 200, 40)
-    prep = prepare(frame(price), window=3, features=("price", "volume"), target="level")
+    prep = prepare(history(price), window=3, features=("price", "volume"), target="level")
     x, y, days = prep.samples("train")
     s = prep.scaler
     np.testing.assert_allclose(s.inverse_column(y.numpy(), "price"), price[days], rtol=1e-5)
@@ -82,10 +71,10 @@ def test_level_target_is_the_scaled_next_price() -> None:
 def test_scaler_is_fitted_on_training_days_only() -> None:
     """Changing anything after the training part must not change the scaler or train data."""
     price = np.linspace(100, 200, 200)
-    base = prepare(frame(price), window=5, features=("price", "volume"), target="level")
+    base = prepare(history(price), window=5, features=("price", "volume"), target="level")
     later = price.copy()
     later[base.bounds.val_start :] *= 50.0  # a huge rally in validation + test
-    moved = prepare(frame(later), window=5, features=("price", "volume"), target="level")
+    moved = prepare(history(later), window=5, features=("price", "volume"), target="level")
     assert moved.scaler == base.scaler
     assert base.scaler.maxs[0] == pytest.approx(price[base.bounds.val_start - 1])
     xa, ya, _ = base.samples("train")
@@ -112,7 +101,7 @@ def test_split_by_dates() -> None:
 
 
 def test_inputs_not_mutated_and_gap_keeps_recent_run() -> None:
-    h = frame(np.linspace(1, 2, 60))
+    h = history(np.linspace(1, 2, 60))
     h = h.drop(h.index[10])  # a gap: only the 49 days after it are consecutive
     before = h.copy(deep=True)
     prep = prepare(h, window=5, features=("price", "volume", "market_cap"), target="level")
@@ -122,9 +111,9 @@ def test_inputs_not_mutated_and_gap_keeps_recent_run() -> None:
 
 def test_errors_are_helpful() -> None:
     with pytest.raises(InsufficientHistoryError, match="window needs at least"):
-        prepare(frame(np.ones(20) + 1), window=30, features=("price",), target="level")
+        prepare(history(np.ones(20) + 1), window=30, features=("price",), target="level")
     with pytest.raises(InvalidRequestError, match="'price' must be a feature"):
-        prepare(frame(np.ones(200) + 1), window=5, features=("volume",), target="level")
+        prepare(history(np.ones(200) + 1), window=5, features=("volume",), target="level")
 
 
 def test_feature_matrix_works_on_batches() -> None:

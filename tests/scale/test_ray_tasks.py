@@ -34,7 +34,7 @@ ray = pytest.importorskip("ray")
 from coincast.scale.ray_tasks import fit_many_ray, ray_runtime, run_tasks  # noqa: E402
 
 # One runtime for the module: keep every test of this file on one xdist worker.
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.usefixtures("one_thread")]
 
 TINY = {"epochs": 3, "units": (6,), "window": 7}
 COINS = {"bitcoin": 260, "ethereum": 300, "litecoin": 230, "dogecoin": 240}
@@ -54,14 +54,6 @@ def ray_local() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def histories(daily_dir: Path) -> dict[str, pd.DataFrame]:
     return {c: read_history_csv(daily_dir / f"{c}.csv").iloc[-n:] for c, n in COINS.items()}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def weights_of(res: CoinResult) -> dict[str, torch.Tensor]:

@@ -6,9 +6,7 @@ import httpx
 
 from coincast.server.job_runner import MAX_ACTIVE_PER_USER
 from coincast.settings import Settings
-from tests.live_server import LiveServer, live_server, serve
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer, serve
 
 
 def test_routing_errors_are_json(live_server: LiveServer) -> None:

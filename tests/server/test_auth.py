@@ -10,9 +10,7 @@ import pytest
 from coincast.errors import InvalidRequestError
 from coincast.server.users import UserStore
 from coincast.settings import Settings
-from tests.live_server import LiveServer, live_server, model_files, multipart, serve
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer, model_files, multipart, serve
 
 
 def _put(c: httpx.Client, user: str, name: str, seed: int = 1) -> httpx.Response:

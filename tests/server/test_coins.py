@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.coingecko import Fault
-from tests.live_server import LiveServer, serve
+from tests.helpers.live_server import LiveServer, serve
 
 
 @pytest.fixture

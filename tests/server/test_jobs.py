@@ -15,33 +15,30 @@ import torch
 
 from coincast.data.market.cache import MarketCache
 from coincast.settings import Settings
-from tests.live_server import LiveServer, live_server
-
-__all__ = ["live_server"]
+from tests.helpers.histories import sine
+from tests.helpers.live_server import LiveServer
 
 COIN = "sinecoin"
 JOBS = "/users/local/jobs"
 SMALL = {"epochs": 3, "window": 10, "units": [8], "batch_size": 64}
 
 
-def _sine_history(days: int = 320) -> pd.DataFrame:
-    t = np.arange(days, dtype=np.float64)
-    price = 100.0 + 20.0 * np.sin(t / 9.0) + 0.05 * t
-    index = pd.date_range("2023-01-01", periods=days, freq="D", name="date")
-    return pd.DataFrame(
-        {"price": price, "volume": 1e6 + 1e4 * np.cos(t / 5.0), "market_cap": price * 1e7},
-        index=index,
+def sine_history(days: int = 320) -> pd.DataFrame:
+    """A rising sine (period 2π·9 days) with a wave for volume."""
+    volume = 1e6 + 1e4 * np.cos(np.arange(days) / 5.0)
+    return sine(
+        days, period=2 * np.pi * 9, trend=0.05, volume=volume, cap_ratio=1e7, start="2023-01-01"
     )
 
 
 @pytest.fixture
 def server(live_server: LiveServer) -> Iterator[LiveServer]:
     torch.set_num_threads(1)
-    MarketCache(live_server.settings).upsert_history(COIN, _sine_history(), source="csv")
+    MarketCache(live_server.settings).upsert_history(COIN, sine_history(), source="csv")
     yield live_server
 
 
-def _events(c: httpx.Client, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def job_events(c: httpx.Client, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
     with c.stream("GET", f"{JOBS}/{job_id}/events") as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -63,7 +60,7 @@ def _run(c: httpx.Client, body: dict[str, Any]) -> tuple[list[dict[str, Any]], d
     # A job that fails at once (no data) may already be finished when the answer is sent.
     assert job["status"] in ("queued", "running", "failed") and job["coin"] == body["coin"]
     epochs, final = [], None
-    for event, data in _events(c, job["id"]):
+    for event, data in job_events(c, job["id"]):
         if event == "epoch":
             epochs.append(data)
         elif event == "status" and data["status"] in ("succeeded", "failed", "cancelled"):
@@ -89,10 +86,10 @@ def test_train_stream_forecast_and_train_further(server: LiveServer) -> None:
         r = c.post("/users/local/models/sine/versions/1/forecast", json={"days": 5})
         assert r.status_code == 200, r.text
         fc = r.json()
-        last_day = _sine_history().index[-1]
+        last_day = sine_history().index[-1]
         want_dates = [(last_day + pd.Timedelta(days=k)).date().isoformat() for k in range(1, 6)]
         assert fc["dates"] == want_dates and fc["last_date"] == last_day.date().isoformat()
-        assert fc["naive"] == [pytest.approx(_sine_history()["price"].iloc[-1])] * 5
+        assert fc["naive"] == [pytest.approx(sine_history()["price"].iloc[-1])] * 5
         assert fc["disclaimer"].startswith("Forecasts are decision support")
         assert fc["credit"] == "Data provided by CoinGecko"
         assert "naive guess" in fc["skill_summary"]
@@ -133,7 +130,7 @@ def test_cancel_stops_a_job_and_saves_nothing(server: LiveServer) -> None:
     with server.client() as c:
         body = {"coin": COIN, "name": "long", "params": {**SMALL, "epochs": 1000}}
         job = c.post(JOBS, json=body).json()
-        for event, _data in _events(c, job["id"]):
+        for event, _data in job_events(c, job["id"]):
             if event == "epoch":
                 break
         r = c.post(f"{JOBS}/{job['id']}/cancel")

@@ -1,5 +1,6 @@
 """Training jobs live in the shared database: any server process sees, streams and
-cancels any job, and a restarted server still lists past jobs (issue 8 deployments)."""
+cancels any job, and a restarted server still lists past jobs. A deployment runs several
+server processes behind one address, so a user's next request may reach another one."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from coincast.server.job_runner import JobManager
 from coincast.server.job_store import JobRecord, JobStore
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
-from tests.live_server import serve
-from tests.server.test_jobs import COIN, JOBS, SMALL, _events, _sine_history
+from tests.helpers.live_server import serve
+from tests.server.test_jobs import COIN, JOBS, SMALL, job_events, sine_history
 
 
 def _dead_pid() -> int:
@@ -37,13 +38,13 @@ def test_a_job_started_on_one_server_is_seen_streamed_and_cancelled_from_another
     settings: Settings,
 ) -> None:
     torch.set_num_threads(1)
-    MarketCache(settings).upsert_history(COIN, _sine_history(), source="csv")
+    MarketCache(settings).upsert_history(COIN, sine_history(), source="csv")
     with serve(settings) as a, serve(settings) as b, a.client() as ca, b.client() as cb:
         job = ca.post(JOBS, json={"coin": COIN, "name": "long",
                                   "params": {**SMALL, "epochs": 1000}}).json()  # fmt: skip
         assert job["id"] in {j["id"] for j in cb.get(JOBS).json()["jobs"]}
         seen = 0
-        for event, data in _events(cb, job["id"]):  # server b streams a's progress
+        for event, data in job_events(cb, job["id"]):  # server b streams a's progress
             if event == "epoch":
                 seen = data["epoch"]
                 if seen >= 2:

@@ -10,9 +10,7 @@ import httpx
 import pytest
 
 from coincast.settings import Settings
-from tests.live_server import LiveServer, live_server, model_files, multipart, serve
-
-__all__ = ["live_server"]  # the fixture, imported for pytest
+from tests.helpers.live_server import LiveServer, model_files, multipart, serve
 
 BASE = "/users/local/models"
 

@@ -10,9 +10,7 @@ import pytest
 
 from coincast.server.deps import COIN_PATTERN
 from coincast.store.registry import NAME_PATTERN, VERSION_PATTERN
-from tests.live_server import LiveServer, live_server, model_files, multipart
-
-__all__ = ["live_server"]  # the fixture, imported for pytest
+from tests.helpers.live_server import LiveServer, model_files, multipart
 
 BASE = "/users/local/models"
 PATTERNS = {

@@ -19,9 +19,7 @@ from coincast.model.schedule import TrainConfig
 from coincast.model.train import train_model
 from coincast.store.tfjs.read import from_tfjs
 from coincast.store.tfjs.write import to_tfjs
-from tests.live_server import LiveServer, live_server, multipart
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer, multipart
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tfjs-node")]
 

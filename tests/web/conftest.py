@@ -120,7 +120,7 @@ def coincast_site(fake_coingecko: Any, tmp_path: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def serve(settings: Any) -> Iterator[str]:
     """The server developer's live server (uvicorn, loopback: local mode) → its base URL."""
-    from tests.live_server import serve as live
+    from tests.helpers.live_server import serve as live
 
     with live(settings) as server:
         yield server.url.rstrip("/")
