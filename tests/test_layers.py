@@ -2,22 +2,24 @@
 
 The package dependency rule. An arrow reads "may import"; every module may also import the
 foundation: ``errors`` (the CoincastError tree), ``settings`` (the only reader of the
-environment) and ``version``. Data flows down the list, so imports point up it:
+environment), ``json_values`` (finite floats for JSON) and ``version``. Data flows down
+the list, so imports point up it:
 
-    errors    → (nothing)
-    version   → (nothing)
-    settings  → errors
-    db        → (the foundation only)
-    data      → db
-    prep      → data
-    model     → prep
-    forecast  → model, prep
-    store     → db, model
-    scale     → forecast, model, prep, store
-    api       → data, forecast, model, prep, store
-    coincast  → api                  (the package's __init__: the public API)
-    server    → any of the above     (never cli)
-    cli       → any of the above, server
+    errors      → (nothing)
+    json_values → (nothing)
+    version     → (nothing)
+    settings    → errors
+    db          → (the foundation only)
+    data        → db
+    prep        → data
+    model       → prep
+    store       → db, model
+    forecast    → model, prep, store   (a Forecaster exports itself in the store's TF.js format)
+    scale       → forecast, model, prep, store
+    api         → data, forecast, model, prep, store
+    coincast    → api                  (the package's __init__: the public API)
+    server      → any of the above     (never cli)
+    cli         → any of the above, server
 
 Everything above ``server`` is the core: it imports no web or terminal framework (fastapi,
 starlette, uvicorn, sse_starlette, typer, rich), so the library installs and runs without
@@ -47,17 +49,18 @@ FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "sse_starlette", "typer", "rich
 OUTER = ("coincast.server", "coincast.cli")
 MAX_LINES = 400
 
-FOUNDATION = frozenset({"errors", "settings", "version"})
+FOUNDATION = frozenset({"errors", "json_values", "settings", "version"})
 _CORE_RULES: dict[str, frozenset[str]] = {
     "errors": frozenset(),
+    "json_values": frozenset(),
     "version": frozenset(),
     "settings": frozenset({"errors"}),
     "db": FOUNDATION,
     "data": FOUNDATION | {"db"},
     "prep": FOUNDATION | {"data"},
     "model": FOUNDATION | {"prep"},
-    "forecast": FOUNDATION | {"model", "prep"},
     "store": FOUNDATION | {"db", "model"},
+    "forecast": FOUNDATION | {"model", "prep", "store"},
     "scale": FOUNDATION | {"forecast", "model", "prep", "store"},
     "api": FOUNDATION | {"data", "forecast", "model", "prep", "store"},
     "coincast": FOUNDATION | {"api"},
