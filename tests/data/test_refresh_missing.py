@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import create_engine, inspect, update
 
 from coincast.data.coingecko.client import CoinGeckoClient
-from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache, missing_coins_table
 from coincast.data.market.refresh import refresh_coin, refresh_top, summary_line
 from coincast.errors import UnknownCoinError

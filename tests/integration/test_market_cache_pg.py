@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import inspect, text
 
 from coincast.data.csv_import import read_history_csv
-from coincast.data.market import schema as cache_schema
 from coincast.data.market.cache import MarketCache
 from coincast.db import migrate as migrations
 from coincast.errors import StoreUnavailableError

@@ -30,7 +30,7 @@ from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
 from coincast.data.market.cache import MarketCache
 from coincast.data.market.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
-from coincast.errors import ConfigError, InvalidRequestError
+from coincast.errors import ConfigError, NoDataError
 from coincast.settings import Settings
 
 __all__ = ["data_app"]
@@ -93,7 +93,7 @@ def top_cmd(
             cache.upsert_coins(client.top_coins(n))
     rows = [c for c in cache.coins(limit=n) if c.volume_rank is not None]
     if not rows:
-        raise InvalidRequestError("No coin list stored yet. Run `coincast data top` online.")
+        raise NoDataError("No coin list stored yet. Run `coincast data top` online.")
     stored = {s.coin_id: s for s in cache.summaries()}
     table = Table(title=f"Top {len(rows)} coins by 24 h volume (data: CoinGecko)")
     for name in ("#", "id", "symbol", "name", "price USD", "24h volume", "24h %", "stored"):

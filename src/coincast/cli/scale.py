@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.errors import InvalidRequestError, NoDataError
+from coincast.errors import NoDataError, ParameterError
 from coincast.model.presets import get_preset
 from coincast.scale.engines import ENGINES, Engine, fit_many
 from coincast.scale.results import CoinResult
@@ -111,9 +111,9 @@ def train_top(
     from coincast.store.registry import ModelRegistry
 
     if top < 1:
-        raise InvalidRequestError("--top must be at least 1.")
+        raise ParameterError("--top must be at least 1.")
     if engine not in ENGINES:
-        raise InvalidRequestError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
+        raise ParameterError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
     settings = settings or Settings()
     if engine == "batched" and get_preset(preset, **overrides).dropout > 0:
         console.print(f"note: {preset} uses dropout, which cannot be batched exactly; "

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from coincast.cli.app import app, err_console
 from coincast.cli.common import user_errors
-from coincast.errors import AuthError, CoincastError, InvalidRequestError
+from coincast.errors import AuthError, CoincastError, ParameterError
 from coincast.settings import Settings
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
 
@@ -60,7 +60,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise InvalidRequestError(
+        raise ParameterError(
             f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Pick another --port, "
             "or stop the program using it."
         ) from None
@@ -169,7 +169,7 @@ def users_remove(
     from coincast.server.users import UserStore
 
     if not UserStore(Settings()).remove(name):
-        raise InvalidRequestError(f"No user {name!r}. `coincast users list` shows them.")
+        raise ParameterError(f"No user {name!r}. `coincast users list` shows them.")
     console.print(f"Removed user {name!r}.")
 
 
@@ -241,9 +241,7 @@ def models_delete(
 def _remote(settings: Settings, server: str | None, token: str | None) -> tuple[str, str | None]:
     url = server or settings.remote_url
     if not url:
-        raise InvalidRequestError(
-            "Give the server: --server http://HOST:PORT (or COINCAST_REMOTE_URL)."
-        )
+        raise ParameterError("Give the server: --server http://HOST:PORT (or COINCAST_REMOTE_URL).")
     secret = token or (settings.remote_token.get_secret_value() if settings.remote_token else None)
     return url.rstrip("/") + "/api/v1", secret
 
@@ -256,7 +254,7 @@ def _raise_for(response: Any) -> None:
         message, kind = err["message"], err["type"]
     except (ValueError, KeyError, TypeError):
         message, kind = f"HTTP {response.status_code}", ""
-    cls = AuthError if response.status_code in (401, 403) else InvalidRequestError
+    cls = AuthError if response.status_code in (401, 403) else ParameterError
     raise cls(f"The server refused ({response.status_code} {kind}): {message}")
 
 
@@ -271,7 +269,7 @@ def _remote_client(server: str | None, token: str | None) -> Iterator[tuple[Any,
         with httpx.Client(base_url=api, headers=headers, timeout=120.0) as client:
             yield client, api
     except httpx.HTTPError as exc:
-        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
+        raise ParameterError(f"Cannot reach {api}: {exc}. Is the server running?") from None
 
 
 @models_app.command("push")
