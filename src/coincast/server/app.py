@@ -61,10 +61,14 @@ def error_response(status: int, type_: str, message: str) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, loopback: bool | None = None, registry: ModelRegistry | None = None
+) -> FastAPI:
     """The app for ``settings``. ``loopback``: whether the server binds to this machine
-    only (enables local single-user mode); default from ``settings.host``."""
-    registry = ModelRegistry(settings)
+    only (enables local single-user mode); default from ``settings.host``. ``registry``:
+    the model store to serve (tests pass one over fault-injecting stores); by default the
+    one ``settings`` selects."""
+    registry = registry or ModelRegistry(settings)
     services = Services(
         settings=settings,
         registry=registry,
