@@ -16,7 +16,6 @@ from pathlib import Path
 import uvicorn
 
 from coincast.db.engine import make_engine
-from coincast.db.migrate import upgrade
 from coincast.server.app import create_app
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry
@@ -27,8 +26,7 @@ from tests.fakes.faults import POINTS, Pause, PausingBlobStore, pausing_metadata
 
 def pausing_registry(settings: Settings, pause: Pause) -> ModelRegistry:
     """The registry ``settings`` selects, over stores that stop at ``pause.point``."""
-    engine = make_engine(settings)
-    upgrade(engine)
+    engine = make_engine(settings)  # SqlMetadataStore migrates it on open
     return ModelRegistry(
         settings,
         metadata_store=pausing_metadata_store(SqlMetadataStore(engine), engine, pause),
