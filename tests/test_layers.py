@@ -165,9 +165,29 @@ def test_scale_modules_do_not_import_ray_when_imported() -> None:
 
 
 def test_every_error_has_a_status() -> None:
+    """Each error class, the library's and the server's own, has a status chosen for it in
+    the server's one table; the library's classes carry no HTTP knowledge themselves."""
     import coincast.errors as errors
+    import coincast.server.errors as server_errors
+    from coincast.server.error_status import STATUS, status_for
 
-    for name in errors.__all__:
-        cls = getattr(errors, name)
+    classes = [getattr(errors, n) for n in errors.__all__]
+    classes += [getattr(server_errors, n) for n in server_errors.__all__]
+    for cls in classes:
         assert issubclass(cls, errors.CoincastError)
-        assert 400 <= cls.status_code < 600
+        assert cls in STATUS, f"{cls.__name__} has no status in coincast.server.error_status"
+        assert 400 <= status_for(cls) < 600
+    for name in errors.__all__:
+        assert not hasattr(getattr(errors, name), "status_code"), name
+
+
+def test_a_subclass_takes_its_nearest_listed_status() -> None:
+    import coincast.errors as errors
+    from coincast.server.error_status import status_for
+
+    class NewNotFound(errors.NoDataError):
+        pass
+
+    assert status_for(NewNotFound) == 404
+    assert status_for(errors.ParameterError) == 400
+    assert issubclass(errors.ParameterError, ValueError)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from coincast.data.frame import validate_history
+from coincast.errors import ParameterError
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
@@ -78,15 +79,14 @@ def load_stored(
 
     Ready to forecast, or to train further with ``fit(history, warm_start=True)``, saved
     then as a new version with this one as its parent. ``schedule`` may override only
-    ``SCHEDULE_KEYS``; anything else is an InvalidRequestError naming what is allowed.
+    ``SCHEDULE_KEYS``; anything else is a ParameterError naming what is allowed.
     ``registry``: an open one (the server's); by default one on ``settings``.
     """
-    from coincast.errors import InvalidRequestError
     from coincast.store.registry import ModelRegistry
 
     fixed = sorted(k for k, v in schedule.items() if v is not None and k not in SCHEDULE_KEYS)
     if fixed:
-        raise InvalidRequestError(
+        raise ParameterError(
             f"Training a stored model further keeps its network and inputs; {', '.join(fixed)} "
             f"cannot change. Only {', '.join(SCHEDULE_KEYS)} can; train a new model to change "
             "the others."
@@ -170,7 +170,7 @@ def backtest(
         assert fc.evaluation is not None
         return fc.evaluation
     if refit_every < 1:
-        raise ValueError("refit_every must be a positive number of days")
+        raise ParameterError("refit_every must be a positive number of days")
     prep = Forecaster(preset, **overrides).prepare(history, test_start=test_start, end=end)
     b = prep.bounds
     origins = walkforward.origins(b.test_start, b.end)

@@ -1,30 +1,34 @@
 """The one exception hierarchy of coincast.
 
 Every message is written for the person who sees it: what is wrong, then what to do.
-The server maps each class to an HTTP status (``status_code``); the CLI prints the
-message and exits 1. Nothing else in coincast raises bare exceptions at users.
+The classes say what went wrong, not how a transport reports it: the server maps each
+one to an HTTP status (``coincast.server.error_status``), the CLI prints the message and
+exits 1. Nothing else in coincast raises bare exceptions at users.
 
-    CoincastError                       500  (unexpected; should not escape)
-    ├── ConfigError                     500  bad settings at start-up
-    ├── DataSourceError                 502  CoinGecko failed after retries
-    │   ├── SourceUnreachableError      503  no connection / DNS / timeouts
-    │   ├── RateLimitedError            429  still rate-limited after retries
-    │   ├── ApiKeyError                 502  missing/wrong key or wrong host for the plan
-    │   └── UnknownCoinError            404  CoinGecko has no such coin id
-    ├── DataError                       422  data we hold is not usable as asked
-    │   ├── NoDataError                 404  nothing stored for a coin
-    │   ├── InsufficientHistoryError    422  too few clean days for the window
-    │   └── CsvImportError              422  a CSV file is malformed (file, line, problem)
-    ├── ModelError                      422
-    │   ├── ModelFormatError            400  model.json / weights do not describe a valid model
-    │   ├── ModelNotFoundError          404  no such model or version
-    │   ├── TrainingCancelledError      409  training was cancelled by the user
-    │   └── JobNotFoundError            404  no such training job (for this user)
-    ├── StoreUnavailableError           503  metadata DB or blob store not reachable
-    ├── AuthError                       401  missing or unknown token
-    │   └── ForbiddenError              403  token valid but not for this resource
-    └── InvalidRequestError             400  a request's parameters are wrong
-        └── PayloadTooLargeError        413
+    CoincastError                       unexpected; should not escape
+    ├── ConfigError                     bad settings at start-up
+    ├── ParameterError (ValueError)     a value given to coincast is out of range or unknown
+    ├── DataSourceError                 CoinGecko failed after retries
+    │   ├── SourceUnreachableError      no connection / DNS / timeouts
+    │   ├── RateLimitedError            still rate-limited after retries
+    │   ├── ApiKeyError                 missing/wrong key or wrong host for the plan
+    │   └── UnknownCoinError            CoinGecko has no such coin id
+    ├── DataError                       data we hold is not usable as asked
+    │   ├── NoDataError                 nothing stored for a coin
+    │   ├── InsufficientHistoryError    too few clean days for the window
+    │   └── CsvImportError              a CSV file is malformed (file, line, problem)
+    ├── ModelError
+    │   ├── ModelFormatError            model.json / weights do not describe a valid model
+    │   ├── ModelTooLargeError          a model's files exceed the store's size limits
+    │   ├── ModelNotFoundError          no such model or version
+    │   ├── TrainingCancelledError      training was cancelled by the user
+    │   └── JobNotFoundError            no such training job (for this user)
+    ├── StoreUnavailableError           metadata DB or blob store not reachable
+    └── AuthError                       missing or unknown token
+        └── ForbiddenError              token valid but not for this resource
+
+``ParameterError`` is also a ``ValueError``, so code that validates with
+``except ValueError`` keeps working when coincast rejects a value.
 """
 
 from __future__ import annotations
@@ -39,13 +43,13 @@ __all__ = [
     "DataSourceError",
     "ForbiddenError",
     "InsufficientHistoryError",
-    "InvalidRequestError",
     "JobNotFoundError",
     "ModelError",
     "ModelFormatError",
     "ModelNotFoundError",
+    "ModelTooLargeError",
     "NoDataError",
-    "PayloadTooLargeError",
+    "ParameterError",
     "RateLimitedError",
     "SourceUnreachableError",
     "StoreUnavailableError",
@@ -57,92 +61,88 @@ __all__ = [
 class CoincastError(Exception):
     """Base of every error coincast raises on purpose; ``str(exc)`` is the user message."""
 
-    status_code: int = 500
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class ConfigError(CoincastError):
-    status_code = 500
+    pass
+
+
+class ParameterError(CoincastError, ValueError):
+    """A value given to coincast (an argument, an option, a name) is out of range or unknown."""
 
 
 class DataSourceError(CoincastError):
-    status_code = 502
+    pass
 
 
 class SourceUnreachableError(DataSourceError):
-    status_code = 503
+    pass
 
 
 class RateLimitedError(DataSourceError):
-    status_code = 429
-
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
 class ApiKeyError(DataSourceError):
-    status_code = 502
+    pass
 
 
 class UnknownCoinError(DataSourceError):
-    status_code = 404
+    pass
 
 
 class DataError(CoincastError):
-    status_code = 422
+    pass
 
 
 class NoDataError(DataError):
-    status_code = 404
+    pass
 
 
 class InsufficientHistoryError(DataError):
-    status_code = 422
+    pass
 
 
 class CsvImportError(DataError):
-    status_code = 422
+    pass
 
 
 class ModelError(CoincastError):
-    status_code = 422
+    pass
 
 
 class ModelFormatError(ModelError):
-    status_code = 400
+    pass
+
+
+class ModelTooLargeError(ModelError):
+    pass
 
 
 class ModelNotFoundError(ModelError):
-    status_code = 404
+    pass
 
 
 class TrainingCancelledError(ModelError):
-    status_code = 409
+    pass
 
 
 class JobNotFoundError(ModelError):
-    status_code = 404
+    pass
 
 
 class StoreUnavailableError(CoincastError):
-    status_code = 503
+    pass
 
 
 class AuthError(CoincastError):
-    status_code = 401
+    pass
 
 
 class ForbiddenError(AuthError):
-    status_code = 403
-
-
-class InvalidRequestError(CoincastError):
-    status_code = 400
-
-
-class PayloadTooLargeError(InvalidRequestError):
-    status_code = 413
+    pass

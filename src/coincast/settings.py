@@ -73,10 +73,6 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"
     s3_timeout: float = Field(default=10.0, gt=0, description="Seconds per object-store call.")
-    # Test-only fault hook (scale-out): a save that reaches this named point writes
-    # fault_pause_file and waits forever, so a crash test can kill -9 the process there.
-    fault_pause_at: str | None = None
-    fault_pause_file: Path | None = None
     # Cleaning
     max_gap_days: int = Field(default=3, ge=0, description="Longer gaps split the series.")
     spike_threshold: float = Field(default=20.0, gt=1, description="Volume spike factor vs MAD.")

@@ -17,6 +17,7 @@ from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.errors import (
     UnknownCoinError,
 )
+from coincast.server.error_status import status_for
 from tests.fakes.coingecko import FakeCoinGecko
 from tests.helpers.coingecko import Sleeps, assert_same_history, shifted_csv
 
@@ -189,7 +190,7 @@ def test_unknown_coin_is_not_retried(
         "CoinGecko has no coin with id 'not-a-coin'. Ids are lowercase slugs such as "
         "'bitcoin' or 'usd-coin'; `coincast data top` lists the current ones."
     )
-    assert info.value.status_code == 404
+    assert status_for(type(info.value)) == 404
     assert fake_coingecko.count() == 1 and sleeps == []
 
 

@@ -12,7 +12,7 @@ import torch
 
 import coincast
 from coincast.api import Forecaster, backtest
-from coincast.errors import InvalidRequestError, ModelFormatError
+from coincast.errors import ModelFormatError, ParameterError
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.presets import DEFAULT_PRESET, PRESETS, get_preset
 from tests.helpers.histories import random_walk, sine
@@ -36,7 +36,7 @@ def test_forecast_frame_shape_dates_and_bounds() -> None:
     assert (out["lower"] <= out["forecast"]).all() and (out["forecast"] <= out["upper"]).all()
     assert (out["naive"] == h["price"].iloc[-1]).all()
     assert (out["upper"] > out["lower"]).all() and (out["lower"] > 0).all()
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ParameterError):
         fc.forecast(days=0)
 
 
@@ -90,9 +90,9 @@ def test_presets_and_overrides() -> None:
     assert len(deep.units) >= 2 and deep.dropout > 0 and deep.patience and deep.lr_decay_patience
     assert get_preset().name == DEFAULT_PRESET
     assert get_preset("paper", epochs=3).epochs == 3
-    with pytest.raises(InvalidRequestError, match="unknown setting"):
+    with pytest.raises(ParameterError, match="unknown setting"):
         get_preset("paper", epoch=3)
-    with pytest.raises(InvalidRequestError, match="unknown preset"):
+    with pytest.raises(ParameterError, match="unknown preset"):
         Forecaster("nope")
 
 

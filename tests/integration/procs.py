@@ -2,7 +2,8 @@
 load benchmark can run several against one PostgreSQL + object store.
 
 The child binds 127.0.0.1:0 itself and reports the port on its first stdout line, so
-parallel tests never collide on ports.
+parallel tests never collide on ports. ``pause=(point, file)`` starts
+``tests/integration/pausing_server.py`` instead, whose saves stop at ``point``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 __all__ = ["ServerProcess", "start_server", "running_server"]
+
+_ROOT = Path(__file__).resolve().parents[2]  # where ``-m tests.…`` resolves
 
 _CHILD = """
 import socket, sys, uvicorn
@@ -57,13 +61,15 @@ class ServerProcess:
                 self.kill9()
 
 
-def start_server(env: Mapping[str, str], timeout: float = 90.0) -> ServerProcess:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD],
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def start_server(
+    env: Mapping[str, str], timeout: float = 90.0, *, pause: tuple[str, Path] | None = None
+) -> ServerProcess:
+    if pause is None:
+        argv = [sys.executable, "-c", _CHILD]
+    else:
+        point, pause_file = pause
+        argv = [sys.executable, "-m", "tests.integration.pausing_server", point, str(pause_file)]
+    proc = subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, text=True, cwd=_ROOT)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     if not line.isdigit():

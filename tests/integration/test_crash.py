@@ -1,10 +1,10 @@
 """kill -9 a real server process in the middle of an upload, at every step of the write.
 
-The server runs with the test-only hook ``COINCAST_FAULT_PAUSE_AT`` (coincast.store.faults):
-the save stops at the named point and announces it in a file; the test then SIGKILLs the
-process. Afterwards no half version is visible, every earlier version loads with its
-exact bytes, the next upload gets the next number (no gap), and garbage collection finds
-exactly the files the dead save had already stored.
+The server process is ``tests/integration/pausing_server.py``: its registry wraps the real
+stores in ``tests.fakes.faults``, so the save stops at the named point and announces it in
+a file; the test then SIGKILLs the process. Afterwards no half version is visible, every
+earlier version loads with its exact bytes, the next upload gets the next number (no gap),
+and garbage collection finds exactly the files the dead save had already stored.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pytest
 
 from coincast.server.users import UserStore
 from coincast.settings import Settings
-from coincast.store.faults import POINTS
 from coincast.store.registry import ModelRegistry
 from coincast.store.tfjs.read import from_tfjs
+from tests.fakes.faults import POINTS
 from tests.helpers.live_server import model_files, multipart
 from tests.integration.conftest import settings_env
 from tests.integration.procs import running_server, start_server
@@ -108,9 +108,7 @@ def _crash_at(settings: Settings, tmp_path: Path, point: str) -> None:
     token, earlier = _prepare(settings)
     pause_file = tmp_path / "paused"
     env = settings_env(settings)
-    if point != "mid-body":
-        env.update(COINCAST_FAULT_PAUSE_AT=point, COINCAST_FAULT_PAUSE_FILE=str(pause_file))
-    server = start_server(env)
+    server = start_server(env, pause=None if point == "mid-body" else (point, pause_file))
     url = f"{server.api}/users/alice/models/btc"
     new_files = model_files(seed=3, units=16)
     try:
@@ -151,13 +149,7 @@ def test_restarted_server_serves_the_earlier_versions(
     token, earlier = _prepare(pg_s3_settings)
     pause_file = tmp_path / "paused"
     env = settings_env(pg_s3_settings)
-    server = start_server(
-        {
-            **env,
-            "COINCAST_FAULT_PAUSE_AT": "before-commit",
-            "COINCAST_FAULT_PAUSE_FILE": str(pause_file),
-        }
-    )
+    server = start_server(env, pause=("before-commit", pause_file))
     try:
         _upload_in_background(f"{server.api}/users/alice/models/btc", token, model_files(seed=3))
         _wait_for(pause_file)

@@ -26,6 +26,7 @@ import coincast.store.sql_metadata  # noqa: F401  (declares the store tables)
 from coincast.db import migrate as migrations
 from coincast.db.engine import metadata
 from coincast.errors import StoreUnavailableError
+from coincast.server.error_status import status_for
 from coincast.settings import Settings
 from tests.migration_helpers import (
     MARKET_TABLES,
@@ -169,7 +170,7 @@ def test_unreachable_database_is_a_503_with_the_setting_named(tmp_path: Path) ->
     engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     with pytest.raises(StoreUnavailableError, match="COINCAST_DATABASE_URL") as info:
         migrations.upgrade(engine)
-    assert info.value.status_code == 503
+    assert status_for(type(info.value)) == 503
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coincast.errors import InsufficientHistoryError, InvalidRequestError, ModelFormatError
+from coincast.errors import InsufficientHistoryError, ModelFormatError, ParameterError
 from coincast.prep.dataset import contiguous_tail, prepare
 from coincast.prep.scaling import MinMaxScaler
 from coincast.prep.windows import chronological_split, feature_matrix, sliding_windows
@@ -112,7 +112,7 @@ def test_inputs_not_mutated_and_gap_keeps_recent_run() -> None:
 def test_errors_are_helpful() -> None:
     with pytest.raises(InsufficientHistoryError, match="window needs at least"):
         prepare(history(np.ones(20) + 1), window=30, features=("price",), target="level")
-    with pytest.raises(InvalidRequestError, match="'price' must be a feature"):
+    with pytest.raises(ParameterError, match="'price' must be a feature"):
         prepare(history(np.ones(200) + 1), window=5, features=("volume",), target="level")
 
 

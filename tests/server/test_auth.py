@@ -7,7 +7,8 @@ import hashlib
 import httpx
 import pytest
 
-from coincast.errors import InvalidRequestError
+from coincast.errors import ParameterError
+from coincast.server.errors import InvalidRequestError
 from coincast.server.users import UserStore
 from coincast.settings import Settings
 from tests.helpers.live_server import LiveServer, model_files, multipart, serve
@@ -33,7 +34,7 @@ def test_tokens_are_stored_hashed_and_revocable(settings: Settings) -> None:
     assert [u.name for u in store.list()] == ["alice", "bob"]
     with pytest.raises(InvalidRequestError, match="already exists"):
         store.add("alice")
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ParameterError):
         store.add("../evil")
     assert store.remove("alice") is True
     assert store.authenticate(token) is None

@@ -8,9 +8,7 @@ import httpx
 
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.server.schemas import TrainParams
-from tests.live_server import LiveServer, live_server
-
-__all__ = ["live_server"]
+from tests.helpers.live_server import LiveServer
 
 # JSON-schema keyword → the answer's name for it.
 _LIMITS = {

@@ -13,13 +13,14 @@ import pytest
 import torch
 
 from coincast.errors import (
-    InvalidRequestError,
     ModelFormatError,
     ModelNotFoundError,
-    PayloadTooLargeError,
+    ModelTooLargeError,
+    ParameterError,
     StoreUnavailableError,
 )
 from coincast.model.lstm import LSTMRegressor, ModelConfig
+from coincast.server.error_status import status_for
 from coincast.settings import Settings
 from coincast.store.records import NewVersion, VersionInfo
 from coincast.store.registry import ModelRegistry, parse_version, validate_name
@@ -143,11 +144,11 @@ def test_public_flag(registry: ModelRegistry) -> None:
 @pytest.mark.parametrize("bad", ["../x", "..", ".", "", "a/b", "-x", ".hidden", "x" * 65, "a b"])
 def test_names_are_validated(registry: ModelRegistry, bad: str, settings: Settings) -> None:
     j, w = make_files()
-    with pytest.raises(InvalidRequestError, match="Invalid model name"):
+    with pytest.raises(ParameterError, match="Invalid model name"):
         registry.save("alice", bad, j, w)
-    with pytest.raises(InvalidRequestError, match="Invalid user name"):
+    with pytest.raises(ParameterError, match="Invalid user name"):
         registry.save(bad, "btc", j, w)
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ParameterError):
         registry.get("alice", bad)
     assert not settings.models_dir.exists() or not any(settings.models_dir.rglob("*"))
 
@@ -157,7 +158,7 @@ def test_name_and_version_parsing() -> None:
     assert parse_version("latest") is None
     assert parse_version(3) == parse_version("3") == parse_version("v3") == 3
     for bad in ("0", 0, -1, "v", "3.5", "latest2", True):
-        with pytest.raises(InvalidRequestError):
+        with pytest.raises(ParameterError):
             parse_version(bad)
 
 
@@ -179,7 +180,7 @@ def test_size_limits(settings: Settings) -> None:
     small = settings.model_copy(update={"max_weights_bytes": 100})
     registry = ModelRegistry(small)
     j, w = make_files()
-    with pytest.raises(PayloadTooLargeError, match="COINCAST_MAX_WEIGHTS_BYTES"):
+    with pytest.raises(ModelTooLargeError, match="COINCAST_MAX_WEIGHTS_BYTES"):
         registry.save("alice", "btc", j, w)
 
 
@@ -325,5 +326,5 @@ def test_unreachable_database_is_a_store_unavailable_error(settings: Settings) -
     broken = settings.model_copy(update={"database_url": f"sqlite:///{a_directory}"})
     with pytest.raises(StoreUnavailableError, match="COINCAST_DATABASE_URL") as info:
         ModelRegistry(broken)
-    assert info.value.status_code == 503
+    assert status_for(type(info.value)) == 503
     assert "SELECT" not in str(info.value) and "PRAGMA" not in str(info.value)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -24,14 +23,13 @@ from rich.progress import (
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.cli.common import user_errors
+from coincast.cli.common import cli_settings, user_errors
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
 from coincast.data.market.cache import MarketCache
 from coincast.data.market.refresh import RefreshResult, refresh_coin, refresh_top, summary_line
-from coincast.errors import ConfigError, InvalidRequestError
-from coincast.settings import Settings
+from coincast.errors import NoDataError
 
 __all__ = ["data_app"]
 
@@ -47,17 +45,6 @@ def _console(stderr: bool = False) -> Console:
 
 
 CoinArg = Annotated[str, typer.Argument(help="CoinGecko coin id, e.g. bitcoin or usd-coin.")]
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"COINCAST_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"Invalid settings: {problems}. Fix the environment or .env.") from None
 
 
 def _money(value: float | None) -> str:
@@ -86,14 +73,14 @@ def top_cmd(
     from coincast.data.coingecko.client import MarketCoin
     from coincast.data.coingecko.stablecoins import is_stablecoin
 
-    settings = _settings()
+    settings = cli_settings()
     cache = MarketCache(settings)
     if not offline:
         with CoinGeckoClient(settings) as client:
             cache.upsert_coins(client.top_coins(n))
     rows = [c for c in cache.coins(limit=n) if c.volume_rank is not None]
     if not rows:
-        raise InvalidRequestError("No coin list stored yet. Run `coincast data top` online.")
+        raise NoDataError("No coin list stored yet. Run `coincast data top` online.")
     stored = {s.coin_id: s for s in cache.summaries()}
     table = Table(title=f"Top {len(rows)} coins by 24 h volume (data: CoinGecko)")
     for name in ("#", "id", "symbol", "name", "price USD", "24h volume", "24h %", "stored"):
@@ -128,7 +115,7 @@ def fetch_cmd(
     ] = None,
 ) -> None:
     """Fetch one coin's daily history from CoinGecko into the store."""
-    settings = _settings()
+    settings = cli_settings()
     cache = MarketCache(settings)
     with CoinGeckoClient(settings) as client:
         result = refresh_coin(client, cache, coin, days=days)
@@ -184,7 +171,7 @@ def refresh_cmd(
 
     Exits 1 only if no coin could be refreshed; single failures are listed.
     """
-    settings = _settings()
+    settings = cli_settings()
     cache = MarketCache(settings)
     out = _console()
     columns = (
@@ -236,7 +223,7 @@ def import_cmd(
 ) -> None:
     """Import a daily-history CSV file (all rows or nothing)."""
     frame = read_history_csv(file, convention="close" if close else "snapshot")
-    cache = MarketCache(_settings())
+    cache = MarketCache(cli_settings())
     new_rows = cache.upsert_history(coin, frame, source="csv")
     cache.log_fetch(coin, "csv", ok=True, rows=len(frame), message=str(file))
     _console().print(
@@ -255,7 +242,7 @@ def show_cmd(
     days: Annotated[int, typer.Option(help="How many of the latest days to print.")] = 10,
 ) -> None:
     """Show what is stored: every coin, or one coin's latest days."""
-    cache = MarketCache(_settings())
+    cache = MarketCache(cli_settings())
     if coin is None:
         table = Table(title="Stored coins")
         for name in ("coin", "days", "first", "last", "sources"):
@@ -306,7 +293,7 @@ def clean_cmd(
 
     The store keeps the raw data; cleaning is applied whenever a model reads it.
     """
-    settings = _settings()
+    settings = cli_settings()
     cleaned, result = clean(MarketCache(settings).history(coin), settings)
     _console().print(f"{coin}: {result.summary()}")
     if report:

@@ -28,7 +28,7 @@ from coincast.api import (
     train_further,
 )
 from coincast.cli.app import app
-from coincast.cli.common import user_errors
+from coincast.cli.common import cli_settings, user_errors
 from coincast.model.schedule import EpochReport
 from coincast.settings import Settings
 
@@ -52,17 +52,6 @@ DropOpt = Annotated[float | None, typer.Option(help="Dropout between layers.")]
 TestStartOpt = Annotated[
     str | None, typer.Option("--test-start", help="First test day (YYYY-MM-DD).")
 ]
-
-
-def _settings() -> Settings:
-    """Settings, with COINCAST_TORCH_THREADS applied: on a shared 2-core machine one
-    thread per process trains many times faster than two fighting over busy cores."""
-    settings = Settings()
-    if settings.torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
-    return settings
 
 
 def _history(coin: str, csv: Path | None, settings: Settings) -> pd.DataFrame:
@@ -243,7 +232,7 @@ def train_cmd(
         return
     if coin is None:
         raise typer.BadParameter("give a COIN to train, or --top N for the top N stored coins.")
-    settings = _settings()
+    settings = cli_settings()
     history = _history(coin, csv, settings)
     overrides = _overrides(epochs, window, units, lr, batch_size, dropout)
     fc = _fit(coin, history, Forecaster(preset, **overrides), test_start)
@@ -268,7 +257,7 @@ def _train_further(
     with the version it started from recorded as the parent (as the server does)."""
     from coincast.store.registry import ModelRegistry
 
-    settings = _settings()
+    settings = cli_settings()
     registry = ModelRegistry(settings)
     history = _history(coin, csv, settings)
     with _progress(coin, "further") as (on_start, on_epoch):
@@ -309,7 +298,7 @@ def forecast_cmd(
     """Forecast COIN's price DAYS ahead with intervals and the naive line."""
     from coincast.errors import NoDataError
 
-    settings = _settings()
+    settings = cli_settings()
     history: pd.DataFrame | None
     if model:
         fc, _ = load_stored(user, model, version, settings)
@@ -359,7 +348,7 @@ def backtest_cmd(
     plot: Annotated[Path | None, typer.Option(help="Write error-by-horizon PNG here.")] = None,
 ) -> None:
     """Walk-forward backtest of a preset against naive and drift, with a Diebold–Mariano test."""
-    settings = _settings()
+    settings = cli_settings()
     history = _history(coin, csv, settings)
     with console.status(f"Backtesting {preset} on {coin}…"):
         ev = backtest(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, cast
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -20,55 +19,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.errors import InvalidRequestError, NoDataError
+from coincast.cli.common import cli_settings
+from coincast.errors import ParameterError
 from coincast.model.presets import get_preset
 from coincast.scale.engines import ENGINES, Engine, fit_many
 from coincast.scale.results import CoinResult
 from coincast.settings import Settings
 
-__all__ = ["collect_histories", "summary_table", "train_top", "tune_cmd"]
+__all__ = ["summary_table", "train_top", "tune_cmd"]
 
 console = Console()
-
-
-def collect_histories(
-    settings: Settings, top: int, *, include_stable: bool = False
-) -> tuple[dict[str, pd.DataFrame], list[CoinResult]]:
-    """The top ``top`` coins with stored history (cleaned), and rows for those skipped.
-
-    Order: the stored top list by volume rank, then any other stored coin by id (CSV
-    imports have no rank). Pegged coins are skipped unless asked for: a stablecoin's
-    "forecast" is its peg.
-    """
-    from coincast.api import load_history
-    from coincast.data.coingecko.stablecoins import looks_pegged
-    from coincast.data.market.cache import MarketCache
-
-    cache = MarketCache(settings)
-    stored = {s.coin_id for s in cache.summaries()}
-    ranked = [c.id for c in cache.coins() if c.volume_rank is not None]
-    order = list(dict.fromkeys([*ranked, *sorted(stored)]))
-    if not order:
-        raise NoDataError(
-            "No coins stored yet. Run `coincast data refresh --top 100` (or `coincast data "
-            "import FILE --coin ID`) first."
-        )
-    histories: dict[str, pd.DataFrame] = {}
-    skipped: list[CoinResult] = []
-    for coin in order:
-        if len(histories) >= top:
-            break
-        if coin not in stored:
-            skipped.append(
-                CoinResult(coin, False, f"no stored history; run `coincast data fetch {coin}`.")
-            )
-            continue
-        history = load_history(coin, settings)
-        if not include_stable and looks_pegged(history["price"]):
-            skipped.append(CoinResult(coin, False, "skipped: holds a 1 USD peg (stablecoin)."))
-            continue
-        histories[coin] = history
-    return histories, skipped
 
 
 def _pct(x: float | None) -> str:
@@ -108,17 +68,19 @@ def train_top(
     settings: Settings | None = None,
 ) -> list[CoinResult]:
     """Train and save one model per top coin; print the summary. Returns every row."""
+    from coincast.data.market.top import collect_histories
     from coincast.store.registry import ModelRegistry
 
     if top < 1:
-        raise InvalidRequestError("--top must be at least 1.")
+        raise ParameterError("--top must be at least 1.")
     if engine not in ENGINES:
-        raise InvalidRequestError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
-    settings = settings or Settings()
+        raise ParameterError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
+    settings = settings or cli_settings()
     if engine == "batched" and get_preset(preset, **overrides).dropout > 0:
         console.print(f"note: {preset} uses dropout, which cannot be batched exactly; "
                       "training the coins one after another.")  # fmt: skip
-    histories, skipped = collect_histories(settings, top, include_stable=include_stable)
+    histories, passed_over = collect_histories(settings, top, include_stable=include_stable)
+    skipped = [CoinResult(s.coin, False, s.reason) for s in passed_over]
     registry = ModelRegistry(settings)
     done: list[CoinResult] = []
 
@@ -191,7 +153,7 @@ def tune_cmd(
     from coincast.api import load_history
     from coincast.scale.tune import report_lines, tune_coin
 
-    settings = Settings()
+    settings = cli_settings()
     history = load_history(coin, settings)
     with console.status(f"Tuning {preset} on {coin}: {trials} trials on Ray…"):
         outcome = tune_coin(

@@ -1,8 +1,8 @@
 """``coincast serve``, ``coincast users …`` and ``coincast models …``.
 
 ``models list/show/delete`` work on the local store (``COINCAST_DATA_DIR``); ``push`` and
-``pull`` copy a version between the local store and a server over HTTP, speaking the
-same multipart and download routes TF.js uses, so what works here works in a browser.
+``pull`` copy a version between the local store and a server over HTTP
+(``coincast.store.remote``, which speaks the routes TF.js uses).
 The server URL and token come from ``--server``/``--token`` or ``COINCAST_REMOTE_URL`` /
 ``COINCAST_REMOTE_TOKEN``.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from coincast.cli.app import app, err_console
-from coincast.cli.common import user_errors
-from coincast.errors import AuthError, CoincastError, InvalidRequestError
+from coincast.cli.common import cli_settings, user_errors
+from coincast.errors import CoincastError, ParameterError
 from coincast.settings import Settings
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
 
@@ -60,7 +58,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise InvalidRequestError(
+        raise ParameterError(
             f"Cannot listen on {host}:{port} ({exc.strerror or exc}). Pick another --port, "
             "or stop the program using it."
         ) from None
@@ -79,11 +77,7 @@ def serve_cmd(
     from coincast.server.app import create_app
     from coincast.server.services import is_loopback
 
-    settings = Settings().model_copy(update={"host": host, "port": port})
-    if settings.torch_threads:
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
+    settings = cli_settings().model_copy(update={"host": host, "port": port})
     fastapi_app = create_app(settings)
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]
@@ -139,7 +133,7 @@ def users_add(
     """Create a user and print their token (shown once; only its hash is stored)."""
     from coincast.server.users import UserStore
 
-    _user, token = UserStore(Settings()).add(name)
+    _user, token = UserStore(cli_settings()).add(name)
     err_console.print(f"Created user {name!r}. Their token (shown only now):")
     typer.echo(token)
 
@@ -150,7 +144,7 @@ def users_list() -> None:
     """List users (never tokens: they are not stored)."""
     from coincast.server.users import UserStore
 
-    users = UserStore(Settings()).list()
+    users = UserStore(cli_settings()).list()
     if not users:
         console.print("No users: a loopback server runs in local single-user mode.")
         return
@@ -168,8 +162,8 @@ def users_remove(
     """Delete a user; their token stops working at once (their models stay)."""
     from coincast.server.users import UserStore
 
-    if not UserStore(Settings()).remove(name):
-        raise InvalidRequestError(f"No user {name!r}. `coincast users list` shows them.")
+    if not UserStore(cli_settings()).remove(name):
+        raise ParameterError(f"No user {name!r}. `coincast users list` shows them.")
     console.print(f"Removed user {name!r}.")
 
 
@@ -190,7 +184,7 @@ def _summary(metrics: dict[str, Any]) -> str:
 @user_errors
 def models_list(user: UserOpt = "local") -> None:
     """The user's models in the local store."""
-    models = ModelRegistry(Settings()).list_models(user)
+    models = ModelRegistry(cli_settings()).list_models(user)
     if not models:
         console.print(f"No models for {user!r}. Train one: `coincast train COIN --save NAME`.")
         return
@@ -207,7 +201,7 @@ def models_list(user: UserOpt = "local") -> None:
 @user_errors
 def models_show(name: ModelArg, user: UserOpt = "local") -> None:
     """A model's versions with parents and metrics."""
-    versions = ModelRegistry(Settings()).list_versions(user, name)
+    versions = ModelRegistry(cli_settings()).list_versions(user, name)
     table = Table("version", "parent", "created", "size", "metrics", title=f"{user}/{name}")
     for v in versions:
         table.add_row(
@@ -227,7 +221,7 @@ def models_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Delete one version (explicit; numbers are never reused)."""
-    registry = ModelRegistry(Settings())
+    registry = ModelRegistry(cli_settings())
     info = registry.info(user, name, version)
     if not yes and not typer.confirm(f"Delete {user}/{name} v{info.version}?"):
         raise typer.Exit(1)
@@ -236,42 +230,6 @@ def models_delete(
 
 
 # --- push / pull ---------------------------------------------------------------------------
-
-
-def _remote(settings: Settings, server: str | None, token: str | None) -> tuple[str, str | None]:
-    url = server or settings.remote_url
-    if not url:
-        raise InvalidRequestError(
-            "Give the server: --server http://HOST:PORT (or COINCAST_REMOTE_URL)."
-        )
-    secret = token or (settings.remote_token.get_secret_value() if settings.remote_token else None)
-    return url.rstrip("/") + "/api/v1", secret
-
-
-def _raise_for(response: Any) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        err = response.json()["error"]
-        message, kind = err["message"], err["type"]
-    except (ValueError, KeyError, TypeError):
-        message, kind = f"HTTP {response.status_code}", ""
-    cls = AuthError if response.status_code in (401, 403) else InvalidRequestError
-    raise cls(f"The server refused ({response.status_code} {kind}): {message}")
-
-
-@contextmanager
-def _remote_client(server: str | None, token: str | None) -> Iterator[tuple[Any, str]]:
-    """(httpx client on the server's API, API URL); network failures become one message."""
-    import httpx
-
-    api, secret = _remote(Settings(), server, token)
-    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
-    try:
-        with httpx.Client(base_url=api, headers=headers, timeout=120.0) as client:
-            yield client, api
-    except httpx.HTTPError as exc:
-        raise InvalidRequestError(f"Cannot reach {api}: {exc}. Is the server running?") from None
 
 
 @models_app.command("push")
@@ -291,22 +249,18 @@ def models_push(
     token: TokenOpt = None,
 ) -> None:
     """Upload a version (from the local store or a folder) to a server as its next version."""
-    with _remote_client(server, token) as (c, api):  # a missing --server is said first
+    from coincast.store.remote import RemoteModels
+
+    settings = cli_settings()
+    with RemoteModels.from_settings(settings, server, token) as remote:  # no --server: said first
         if from_dir is not None:
             model_json = (from_dir / "model.json").read_bytes()
             weights = (from_dir / WEIGHTS_PATH).read_bytes()
         else:
-            stored = ModelRegistry(Settings()).get(user, name, version)
+            stored = ModelRegistry(settings).get(user, name, version)
             model_json, weights = stored.model_json, stored.weights
-        files = {
-            "model.json": ("model.json", model_json, "application/json"),
-            WEIGHTS_PATH: (WEIGHTS_PATH, weights, "application/octet-stream"),
-        }
-        params = {"parent": parent} if parent else None
-        r = c.post(f"/users/{remote_user or user}/models/{name}", files=files, params=params)
-    _raise_for(r)
-    body = r.json()
-    console.print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {api}.")
+        body = remote.push(remote_user or user, name, model_json, weights, parent=parent)
+    console.print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {remote.api}.")
 
 
 @models_app.command("pull")
@@ -323,18 +277,16 @@ def models_pull(
     token: TokenOpt = None,
 ) -> None:
     """Download a version from a server into the local store (validated like any save)."""
-    base = f"/users/{remote_user or user}/models/{name}/versions/{version}"
-    with _remote_client(server, token) as (c, _api):
-        rj = c.get(f"{base}/model.json")
-        _raise_for(rj)
-        rw = c.get(f"{base}/{WEIGHTS_PATH}")
-        _raise_for(rw)
-    settings = Settings()
-    info = ModelRegistry(settings).save(user, name, rj.content, rw.content)
+    from coincast.store.remote import RemoteModels
+
+    settings = cli_settings()
+    with RemoteModels.from_settings(settings, server, token) as remote:
+        model_json, weights = remote.pull(remote_user or user, name, version)
+    info = ModelRegistry(settings).save(user, name, model_json, weights)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "model.json").write_bytes(rj.content)
-        (out / WEIGHTS_PATH).write_bytes(rw.content)
-    meta = json.loads(rj.content).get("userDefinedMetadata") or {}
+        (out / "model.json").write_bytes(model_json)
+        (out / WEIGHTS_PATH).write_bytes(weights)
+    meta = json.loads(model_json).get("userDefinedMetadata") or {}
     coin = meta.get("coin", "?") if isinstance(meta, dict) else "?"
     console.print(f"Pulled {name} ({coin}) into the local store as {user}/{name} v{info.version}.")

@@ -118,14 +118,12 @@ def _number(
 
 def _day(path: Path, line: int, column: str, raw: str) -> date:
     match = _DATE_RE.match(raw.strip())
-    try:
-        if match is None:
-            raise ValueError
-        return date.fromisoformat(match.group(1))
-    except ValueError:
-        raise _fail(
-            path, line, f"{column} {raw.strip()!r} is not a date (expected YYYY-MM-DD)"
-        ) from None
+    if match is not None:
+        try:
+            return date.fromisoformat(match.group(1))
+        except ValueError:
+            pass  # matches the pattern but is no calendar day, e.g. 2024-02-30
+    raise _fail(path, line, f"{column} {raw.strip()!r} is not a date (expected YYYY-MM-DD)")
 
 
 def read_history_csv(

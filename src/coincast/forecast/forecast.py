@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from numpy.typing import NDArray
 
+from coincast.errors import ParameterError
 from coincast.model.lstm import LSTMRegressor
 from coincast.prep.scaling import MinMaxScaler
 from coincast.prep.windows import TargetKind, feature_matrix
@@ -60,7 +61,7 @@ def predict_paths(
     w = spec.window
     batch, length = price.shape
     if length < w + 1:
-        raise ValueError(f"need at least {w + 1} days per origin, got {length}")
+        raise ParameterError(f"need at least {w + 1} days per origin, got {length}")
     buf_len = w + 1 + horizon
     p = np.empty((batch, buf_len))
     v = np.empty((batch, buf_len))

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from numpy.typing import NDArray
 
-from coincast.errors import DataError, InvalidRequestError, ModelError, ModelFormatError
+from coincast.errors import DataError, ModelError, ModelFormatError, ParameterError
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
@@ -256,7 +256,7 @@ class Forecaster:
         if self.model is None or self.spec is None:
             raise ModelError("this forecaster is not fitted; call .fit(history) first.")
         if not 1 <= days <= MAX_DAYS:
-            raise InvalidRequestError(f"days must be between 1 and {MAX_DAYS}, got {days}.")
+            raise ParameterError(f"days must be between 1 and {MAX_DAYS}, got {days}.")
         w = self.spec.window
         last = self._last if history is None else contiguous_tail(history)
         if last is None or len(last) < w + 1:
@@ -316,7 +316,7 @@ class Forecaster:
         """Rebuild a fitted forecaster from a stored network and its ``metadata()``."""
         try:
             if metadata.get("format") != FORMAT:
-                raise ValueError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
+                raise ParameterError(f"format is {metadata.get('format')!r}, expected {FORMAT!r}")
             preset = dict(metadata["preset"])
             fc = cls(str(preset.pop("name")), **preset)
             spec = ForecastSpec(
@@ -337,7 +337,7 @@ class Forecaster:
                 },
                 index=pd.DatetimeIndex(pd.to_datetime(days["date"]), name="date"),
             )
-        except (KeyError, TypeError, ValueError, AttributeError, InvalidRequestError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ParameterError) as exc:
             raise ModelFormatError(
                 f"the model's metadata is not a coincast forecaster ({exc}); "
                 "re-export it with `coincast train --save`."

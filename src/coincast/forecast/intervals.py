@@ -15,6 +15,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from coincast.errors import ParameterError
+
 __all__ = ["conformal_quantiles", "coverage", "extend_quantiles", "interval_bounds"]
 
 
@@ -26,7 +28,7 @@ def conformal_quantiles(log_residuals: ArrayLike, alpha: float = 0.1) -> NDArray
     """
     res = np.abs(np.asarray(log_residuals, dtype=np.float64))
     if res.ndim != 2:
-        raise ValueError("log_residuals must be [n, horizon]")
+        raise ParameterError("log_residuals must be [n, horizon]")
     q = np.full(res.shape[1], np.nan)
     for h in range(res.shape[1]):
         r = np.sort(res[:, h][np.isfinite(res[:, h])])

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from coincast.errors import ParameterError
+
 __all__ = ["ModelConfig", "LSTMRegressor", "keras_init_"]
 
 
@@ -34,11 +36,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.n_features < 1:
-            raise ValueError("n_features must be at least 1")
+            raise ParameterError("n_features must be at least 1")
         if not self.units or any(u < 1 for u in self.units):
-            raise ValueError("units must be a non-empty tuple of positive integers")
+            raise ParameterError("units must be a non-empty tuple of positive integers")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError("dropout must be in [0, 1)")
+            raise ParameterError("dropout must be in [0, 1)")
 
 
 def keras_init_(model: LSTMRegressor, generator: torch.Generator | None = None) -> None:

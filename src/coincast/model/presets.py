@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from coincast.errors import InvalidRequestError
+from coincast.errors import ParameterError
 from coincast.prep.windows import TargetKind, check_features
 
 __all__ = ["DEFAULT_PRESET", "PRESETS", "Preset", "get_preset"]
@@ -49,16 +49,16 @@ class Preset:
     def __post_init__(self) -> None:
         check_features(self.features, self.target)
         if self.window < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise InvalidRequestError("window, epochs, batch_size and lr must be positive.")
+            raise ParameterError("window, epochs, batch_size and lr must be positive.")
         if self.shrink and self.val_frac <= 0:
-            raise InvalidRequestError("shrink needs a validation period (val_frac > 0).")
+            raise ParameterError("shrink needs a validation period (val_frac > 0).")
 
     def with_overrides(self, **overrides: Any) -> Preset:
         """A copy with some fields replaced; unknown names are an error, not ignored."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise InvalidRequestError(
+            raise ParameterError(
                 f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
             )
         clean = {k: v for k, v in overrides.items() if v is not None}
@@ -121,5 +121,5 @@ DEFAULT_PRESET = "shrunk"
 def get_preset(name: str | None = None, **overrides: Any) -> Preset:
     key = name or DEFAULT_PRESET
     if key not in PRESETS:
-        raise InvalidRequestError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}.")
+        raise ParameterError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}.")
     return PRESETS[key].with_overrides(**overrides) if overrides else PRESETS[key]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from coincast.errors import DataError
+from coincast.errors import DataError, ParameterError
 from coincast.model.lstm import LSTMRegressor
 
 __all__ = [
@@ -58,19 +58,19 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise ValueError("epochs must be at least 1")
+            raise ParameterError("epochs must be at least 1")
         if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise ParameterError("batch_size must be at least 1")
         if not self.lr > 0:
-            raise ValueError("lr must be positive")
+            raise ParameterError("lr must be positive")
         if self.patience is not None and self.patience < 1:
-            raise ValueError("patience must be at least 1 (or None to train every epoch)")
+            raise ParameterError("patience must be at least 1 (or None to train every epoch)")
         if self.lr_decay_patience is not None and self.lr_decay_patience < 1:
-            raise ValueError("lr_decay_patience must be at least 1 (or None for a fixed lr)")
+            raise ParameterError("lr_decay_patience must be at least 1 (or None for a fixed lr)")
         if not 0.0 < self.lr_decay_factor < 1.0:
-            raise ValueError("lr_decay_factor must be in (0, 1)")
+            raise ParameterError("lr_decay_factor must be in (0, 1)")
         if self.min_lr < 0:
-            raise ValueError("min_lr must not be negative")
+            raise ParameterError("min_lr must not be negative")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from coincast.errors import DataError, ModelFormatError
+from coincast.errors import DataError, ModelFormatError, ParameterError
 
 __all__ = ["MinMaxScaler"]
 
@@ -113,7 +113,7 @@ class MinMaxScaler:
         """Read what ``to_dict`` wrote; anything else is a ModelFormatError, never a crash."""
         try:
             if data.get("kind", "minmax") != "minmax":
-                raise ValueError(f"unknown scaler kind {data.get('kind')!r}")
+                raise ParameterError(f"unknown scaler kind {data.get('kind')!r}")
             return cls(
                 names=tuple(str(n) for n in data["names"]),
                 mins=tuple(float(v) for v in data["min"]),

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from coincast.errors import DataError, InvalidRequestError
+from coincast.errors import DataError, ParameterError
 
 __all__ = [
     "FEATURES",
@@ -42,15 +42,15 @@ def check_features(features: Sequence[str], target: str) -> tuple[str, ...]:
     feats = tuple(features)
     unknown = [f for f in feats if f not in FEATURES]
     if unknown or not feats:
-        raise InvalidRequestError(
+        raise ParameterError(
             f"unknown feature(s) {unknown or '[]'}; choose from {', '.join(FEATURES)}."
         )
     if len(set(feats)) != len(feats):
-        raise InvalidRequestError(f"features must not repeat: {list(feats)}.")
+        raise ParameterError(f"features must not repeat: {list(feats)}.")
     if target not in TARGETS:
-        raise InvalidRequestError(f"unknown target {target!r}; choose 'level' or 'return'.")
+        raise ParameterError(f"unknown target {target!r}; choose 'level' or 'return'.")
     if target == "level" and "price" not in feats:
-        raise InvalidRequestError(
+        raise ParameterError(
             "a 'level' target predicts the scaled price, so 'price' must be a feature."
         )
     return feats
@@ -80,7 +80,7 @@ def feature_matrix(
             lr[..., 1:] = np.log(price[..., 1:] / price[..., :-1])
             cols.append(lr)
         else:  # pragma: no cover - check_features guards this
-            raise InvalidRequestError(f"unknown feature {name!r}")
+            raise ParameterError(f"unknown feature {name!r}")
     return np.stack(cols, axis=-1)
 
 
@@ -91,7 +91,7 @@ def targets_for(
     previous day ("return"); day 0 is NaN for a return (no previous price)."""
     if target == "level":
         if scaled_price is None:
-            raise InvalidRequestError("a level target needs the scaled price column.")
+            raise ParameterError("a level target needs the scaled price column.")
         return np.asarray(scaled_price, dtype=np.float64)
     out = np.full_like(price, np.nan)
     out[1:] = np.log(price[1:] / price[:-1])
@@ -152,7 +152,7 @@ def chronological_split(
     if n <= 0:
         raise DataError(f"{n_days} days are too few for a {window}-day window.")
     if not (0.0 <= val_frac < 1.0 and 0.0 <= test_frac < 1.0 and val_frac + test_frac < 1.0):
-        raise InvalidRequestError("val_frac and test_frac must be in [0, 1) and sum below 1.")
+        raise ParameterError("val_frac and test_frac must be in [0, 1) and sum below 1.")
     t_start = (
         stop - round(n * test_frac)
         if test_start is None

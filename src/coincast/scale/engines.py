@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from coincast.errors import InvalidRequestError
+from coincast.errors import ParameterError
 from coincast.model.presets import get_preset
 from coincast.scale.results import CoinResult, OnProgress, OnResult
 from coincast.scale.sequential import fit_coin
@@ -48,7 +48,7 @@ def fit_many(
     overrides = dict(overrides or {})
     split = dict(split or {})
     if engine not in ENGINES:
-        raise InvalidRequestError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}.")
+        raise ParameterError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}.")
     if engine == "ray":
         from coincast.scale.ray_tasks import fit_many_ray
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from coincast.errors import InvalidRequestError
+from coincast.errors import ParameterError
 from coincast.scale.results import CoinResult
 from coincast.scale.sequential import fit_coin
 from coincast.settings import Settings
@@ -139,7 +139,7 @@ def _fixed_split(history: pd.DataFrame, base_preset: str, test_start: str | None
     prep = Forecaster(base_preset).prepare(history, test_start=test_start)
     b = prep.bounds
     if b.test_start >= b.end or b.val_start >= b.test_start:
-        raise InvalidRequestError(
+        raise ParameterError(
             "tuning needs both a validation and a test period; use a longer history or an "
             "earlier --test-start."
         )
@@ -200,7 +200,7 @@ def tune_coin(
     from coincast.scale.ray_tasks import ray_runtime
 
     if trials < 1:
-        raise InvalidRequestError("--trials must be at least 1.")
+        raise ParameterError("--trials must be at least 1.")
     # Quiet by default: the CLI prints its own summary, Tune's tables would interleave.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -235,7 +235,7 @@ def tune_coin(
     rows = _trial_rows(grid)
     scored = [r for r in rows if r["val_mape"] is not None and math.isfinite(r["val_mape"])]
     if not scored:
-        raise InvalidRequestError(
+        raise ParameterError(
             f"none of the {len(rows)} trials finished (first problem: {rows[0].get('error')}). "
             "Check the coin's history length against the windows searched."
         )

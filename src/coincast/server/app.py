@@ -1,10 +1,10 @@
 """The FastAPI application: ``create_app(settings)`` wires services, routes and errors.
 
 No module-level app or settings: tests start several servers, each on its own data dir.
-Every error leaves as ``{"error": {"type", "message"}}`` — ``CoincastError`` with its own
-``status_code``, request validation as 422 with the offending field named, Starlette's
-HTTP errors (404/405, malformed multipart) with their status, and anything unexpected as
-a 500 that reveals nothing but a request to report it.
+Every error leaves as ``{"error": {"type", "message"}}`` — ``CoincastError`` with the
+status ``error_status`` gives its class, request validation as 422 with the offending
+field named, Starlette's HTTP errors (404/405, malformed multipart) with their status,
+and anything unexpected as a 500 that reveals nothing but a request to report it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from coincast.errors import AuthError, CoincastError
 from coincast.server.deps import path_error
+from coincast.server.error_status import status_for, wire_type
 from coincast.server.job_runner import JobManager
 from coincast.server.limits import BodySizeLimit
 from coincast.server.services import Services, is_loopback
@@ -60,10 +61,14 @@ def error_response(status: int, type_: str, message: str) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, *, loopback: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, loopback: bool | None = None, registry: ModelRegistry | None = None
+) -> FastAPI:
     """The app for ``settings``. ``loopback``: whether the server binds to this machine
-    only (enables local single-user mode); default from ``settings.host``."""
-    registry = ModelRegistry(settings)
+    only (enables local single-user mode); default from ``settings.host``. ``registry``:
+    the model store to serve (tests pass one over fault-injecting stores); by default the
+    one ``settings`` selects."""
+    registry = registry or ModelRegistry(settings)
     services = Services(
         settings=settings,
         registry=registry,
@@ -152,9 +157,10 @@ class _ApiFallback:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CoincastError)
     async def coincast_error(_request: Request, exc: CoincastError) -> JSONResponse:
-        if exc.status_code >= 500 and not isinstance(exc, AuthError):
+        status = status_for(type(exc))
+        if status >= 500 and not isinstance(exc, AuthError):
             log.warning("%s: %s", type(exc).__name__, exc.message)
-        return error_response(exc.status_code, type(exc).__name__, exc.message)
+        return error_response(status, wire_type(type(exc)), exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from coincast.errors import CoincastError, InvalidRequestError, JobNotFoundError
+from coincast.errors import CoincastError, JobNotFoundError
 from coincast.json_values import finite
 from coincast.model.schedule import CancelToken, EpochReport
+from coincast.server.errors import InvalidRequestError
 from coincast.server.job_store import ACTIVE, JobRecord, JobStore, this_owner
 from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
 from coincast.settings import Settings

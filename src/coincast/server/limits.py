@@ -13,7 +13,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from coincast.errors import PayloadTooLargeError
+from coincast.server.errors import PayloadTooLargeError
 
 __all__ = ["BodySizeLimit"]
 

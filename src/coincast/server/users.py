@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from coincast.db.engine import make_engine, metadata
 from coincast.db.migrate import upgrade
-from coincast.errors import InvalidRequestError, StoreUnavailableError
+from coincast.errors import StoreUnavailableError
+from coincast.server.errors import InvalidRequestError
 from coincast.settings import Settings
 from coincast.store.registry import validate_name
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from coincast.errors import InvalidRequestError, StoreUnavailableError
+from coincast.errors import ParameterError, StoreUnavailableError
 
 __all__ = ["BlobStore", "FileBlobStore"]
 
@@ -48,7 +48,7 @@ class FileBlobStore:
 
     def _path(self, key: str) -> Path:
         if not _KEY_RE.fullmatch(key) or any(p in (".", "..") for p in key.split("/")):
-            raise InvalidRequestError(f"Invalid blob key {key!r}.")
+            raise ParameterError(f"Invalid blob key {key!r}.")
         return self.root.joinpath(*key.split("/"))
 
     def put(self, key: str, data: bytes) -> None:

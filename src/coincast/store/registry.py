@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coincast.errors import InvalidRequestError, ModelFormatError
+from coincast.errors import ModelFormatError, ParameterError
 from coincast.settings import Settings
 from coincast.store.blobs import BlobStore
 from coincast.store.records import MetadataStore, ModelSummary, NewVersion, VersionInfo
@@ -58,7 +58,7 @@ class StoredVersion:
 def validate_name(value: str, what: str = "model name") -> str:
     """Names become path segments and URL parts: one safe segment, never ``.``/``..``."""
     if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or value in (".", ".."):
-        raise InvalidRequestError(
+        raise ParameterError(
             f"Invalid {what} {value!r}: use 1-64 characters from letters, digits, '.', '_' "
             "and '-', starting with a letter or digit."
         )
@@ -68,7 +68,7 @@ def validate_name(value: str, what: str = "model name") -> str:
 def parse_version(version: int | str) -> int | None:
     """``3``, ``"3"``, ``"v3"`` → 3; ``"latest"`` → None (the newest version)."""
     if isinstance(version, bool):
-        raise InvalidRequestError(f"Invalid version {version!r}.")
+        raise ParameterError(f"Invalid version {version!r}.")
     if isinstance(version, int):
         number = version
     elif version == "latest":
@@ -76,11 +76,11 @@ def parse_version(version: int | str) -> int | None:
     elif isinstance(version, str) and re.fullmatch(r"v?[0-9]{1,9}", version):
         number = int(version.lstrip("v"))
     else:
-        raise InvalidRequestError(
+        raise ParameterError(
             f"Invalid version {version!r}: use a number such as 3 (or 'v3'), or 'latest'."
         )
     if number < 1:
-        raise InvalidRequestError(f"Invalid version {version!r}: versions start at 1.")
+        raise ParameterError(f"Invalid version {version!r}: versions start at 1.")
     return number
 
 
@@ -220,20 +220,20 @@ class ModelRegistry:
         try:
             validate_name(user, "user name")
             validate_name(name)
-        except InvalidRequestError:
+        except ParameterError:
             return False
         return self.meta.is_public(user, name)
 
     def _check_sizes(self, model_json: bytes, weights: bytes) -> None:
-        from coincast.errors import PayloadTooLargeError
+        from coincast.errors import ModelTooLargeError
 
         if len(model_json) > self.settings.max_model_json_bytes:
-            raise PayloadTooLargeError(
+            raise ModelTooLargeError(
                 f"model.json is {len(model_json)} bytes; the limit is "
                 f"{self.settings.max_model_json_bytes} (COINCAST_MAX_MODEL_JSON_BYTES)."
             )
         if len(weights) > self.settings.max_weights_bytes:
-            raise PayloadTooLargeError(
+            raise ModelTooLargeError(
                 f"The weights are {len(weights)} bytes; the limit is "
                 f"{self.settings.max_weights_bytes} (COINCAST_MAX_WEIGHTS_BYTES)."
             )

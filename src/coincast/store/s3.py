@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from coincast.errors import ConfigError, InvalidRequestError, StoreUnavailableError
+from coincast.errors import ConfigError, ParameterError, StoreUnavailableError
 from coincast.settings import Settings
 
 __all__ = ["S3BlobStore"]
@@ -178,7 +178,7 @@ class S3BlobStore:
 
 def _check_key(key: str) -> None:
     if not _KEY_RE.fullmatch(key) or any(p in (".", "..") for p in key.split("/")):
-        raise InvalidRequestError(f"Invalid blob key {key!r}.")
+        raise ParameterError(f"Invalid blob key {key!r}.")
 
 
 def _code(exc: Exception) -> str | None:

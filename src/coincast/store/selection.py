@@ -24,24 +24,12 @@ __all__ = ["metadata_store_for", "blob_store_for"]
 def metadata_store_for(settings: Settings) -> MetadataStore:
     engine = make_engine(settings)
     upgrade(engine)
-    store: MetadataStore = SqlMetadataStore(engine)
-    if settings.fault_pause_at:
-        from coincast.store.faults import pausing_metadata_store
-
-        store = pausing_metadata_store(store, engine, settings)
-    return store
+    return SqlMetadataStore(engine)
 
 
 def blob_store_for(settings: Settings) -> BlobStore:
-    store: BlobStore
     if settings.s3_endpoint:
         from coincast.store.s3 import S3BlobStore
 
-        store = S3BlobStore.from_settings(settings)
-    else:
-        store = FileBlobStore(settings.models_dir)
-    if settings.fault_pause_at:
-        from coincast.store.faults import PausingBlobStore
-
-        store = PausingBlobStore(store, settings)
-    return store
+        return S3BlobStore.from_settings(settings)
+    return FileBlobStore(settings.models_dir)

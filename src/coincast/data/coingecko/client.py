@@ -51,7 +51,7 @@ from coincast.data.coingecko.payloads import CHART, MARKETS, Chart, MarketCoin, 
 from coincast.data.coingecko.payloads import to_frame as _to_frame
 from coincast.data.coingecko.payloads import today_ms as _today_ms
 from coincast.data.coingecko.ratelimit import RateLimiter
-from coincast.errors import InvalidRequestError, RateLimitedError
+from coincast.errors import ParameterError, RateLimitedError
 from coincast.settings import ApiPlan, Settings
 from coincast.version import __version__
 
@@ -116,7 +116,7 @@ class CoinGeckoClient:
     def top_coins(self, n: int = 100) -> list[MarketCoin]:
         """The ``n`` coins with the largest 24 h volume, largest first (pages of 100)."""
         if n < 1:
-            raise InvalidRequestError(f"Asked for the top {n} coins; ask for at least 1.")
+            raise ParameterError(f"Asked for the top {n} coins; ask for at least 1.")
         rows: dict[str, MarketRow] = {}
         page = 1
         while len(rows) < n:
@@ -144,11 +144,11 @@ class CoinGeckoClient:
         ``/market_chart/range`` in 365-day pieces when one call would not do.
         """
         if not coin_id or coin_id != coin_id.strip() or "/" in coin_id:
-            raise InvalidRequestError(
+            raise ParameterError(
                 f"'{coin_id}' is not a CoinGecko coin id; ids look like 'bitcoin' or 'usd-coin'."
             )
         if days is not None and days < 1:
-            raise InvalidRequestError(f"Asked for {days} days of history; ask for at least 1.")
+            raise ParameterError(f"Asked for {days} days of history; ask for at least 1.")
         if self.settings.coingecko_plan is not ApiPlan.pro and (
             days is None or days > FREE_MAX_DAYS
         ):

@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from coincast.errors import ParameterError
+
 __all__ = ["RateLimiter"]
 
 
@@ -42,7 +44,7 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if per_minute <= 0:
-            raise ValueError("per_minute must be positive")
+            raise ParameterError("per_minute must be positive")
         self.interval = 60.0 / per_minute
         self._clock = clock
         self._sleep = sleep

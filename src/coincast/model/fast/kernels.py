@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from coincast.errors import ParameterError
 from coincast.model.fast.native import native_ops, native_status
 
 __all__ = [
@@ -174,7 +175,7 @@ class LayerWorkspace:
         """x [M, T, B, In] → hs [M, T+1, B, U] (a view of the workspace; copy to keep)."""
         m, t_len, b, n_in, u = self.shape
         if cache and not self.can_backward:
-            raise ValueError("this workspace was made for prediction only")
+            raise ParameterError("this workspace was made for prediction only")
         self.x = x
         if self.ops is not None and n_in <= INLINE_INPUTS:
             x = self.x = x.contiguous()

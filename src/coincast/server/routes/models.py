@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from coincast.errors import InvalidRequestError, ModelNotFoundError, PayloadTooLargeError
+from coincast.errors import ModelNotFoundError
 from coincast.server.deps import (
     NamePath,
     OwnerDep,
@@ -25,6 +25,7 @@ from coincast.server.deps import (
     SettingsDep,
     VersionPath,
 )
+from coincast.server.errors import InvalidRequestError, PayloadTooLargeError
 from coincast.server.routes import ERRORS
 from coincast.server.schemas import ModelOut, ModelsOut, PublicIn, VersionOut, VersionsOut
 from coincast.server.views import model_out, version_out

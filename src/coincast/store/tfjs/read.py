@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from coincast.errors import ModelFormatError
+from coincast.errors import ModelFormatError, ParameterError
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 
 __all__ = ["MAX_FEATURES", "MAX_LAYERS", "MAX_UNITS", "MAX_WINDOW", "from_tfjs"]
@@ -107,7 +107,7 @@ def _parse(model_json: dict[str, Any] | bytes) -> dict[str, Any]:
         raise ModelFormatError("model.json must be bytes or a parsed JSON object.")
 
     def reject(token: str) -> Any:
-        raise ValueError(f"{token} is not valid JSON")
+        raise ParameterError(f"{token} is not valid JSON")
 
     try:
         doc = json.loads(bytes(model_json).decode("utf-8"), parse_constant=reject)

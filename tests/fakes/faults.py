@@ -1,8 +1,10 @@
-"""Test-only hook: stop a save at a named point so a crash test can ``kill -9`` it there.
+"""Stores that stop a save at a named point, so a crash test can ``kill -9`` it there.
 
-Enabled only by ``COINCAST_FAULT_PAUSE_AT`` (never set in production). When a save
-reaches that point the process writes ``COINCAST_FAULT_PAUSE_FILE`` (so the test knows
-where it stands) and blocks forever. The points, in the order a save passes them:
+The product knows nothing of them: a test process builds a ``ModelRegistry`` with these
+wrappers around the real stores and hands it to ``create_app`` (see
+``tests/integration/pausing_server.py``). When a save reaches ``Pause.point`` the process
+writes ``Pause.file`` (so the test knows where it stands) and blocks forever. The
+points, in the order a save passes them:
 
     before-json      nothing written yet
     mid-json         model.json half sent to the blob store (S3: a real, unfinished PUT)
@@ -21,16 +23,17 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
 
-from coincast.settings import Settings
 from coincast.store.blobs import BlobStore
 from coincast.store.records import MetadataStore, NewVersion, VersionInfo
 
-__all__ = ["POINTS", "PausingBlobStore", "pausing_metadata_store", "pause"]
+__all__ = ["POINTS", "Pause", "PausingBlobStore", "pausing_metadata_store"]
 
 POINTS = (
     "before-json",
@@ -42,16 +45,22 @@ POINTS = (
 )
 
 
-def pause(settings: Settings, point: str) -> None:
-    """Block forever if ``point`` is the configured one (after announcing it)."""
-    if settings.fault_pause_at != point:
-        return
-    if settings.fault_pause_file is not None:
-        tmp = settings.fault_pause_file.with_suffix(".tmp")
+@dataclass(frozen=True)
+class Pause:
+    """Where a save stops (one of ``POINTS``) and the file that announces it."""
+
+    point: str
+    file: Path
+
+    def at(self, point: str) -> None:
+        """Block forever if ``point`` is this pause's one (after announcing it)."""
+        if point != self.point:
+            return
+        tmp = self.file.with_suffix(".tmp")
         tmp.write_text(f"{point} {os.getpid()}\n")
-        os.replace(tmp, settings.fault_pause_file)
-    while True:  # until SIGKILL
-        time.sleep(3600)
+        os.replace(tmp, self.file)
+        while True:  # until SIGKILL
+            time.sleep(3600)
 
 
 class _StallingReader(io.RawIOBase):
@@ -61,11 +70,11 @@ class _StallingReader(io.RawIOBase):
     the first pass is handed out whole and the second one stops at the hook.
     """
 
-    def __init__(self, data: bytes, settings: Settings, point: str) -> None:
+    def __init__(self, data: bytes, pause: Pause, point: str) -> None:
         self._data = memoryview(data)
         self._pos = 0
         self._pass = 0
-        self._settings = settings
+        self._pause = pause
         self._point = point
 
     def readable(self) -> bool:
@@ -87,7 +96,7 @@ class _StallingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         half = len(self._data) // 2
         if self._pass >= 2 and self._pos >= half:
-            pause(self._settings, self._point)
+            self._pause.at(self._point)
         limit = half if self._pass >= 2 else len(self._data)
         end = min(len(self._data), self._pos + len(buffer), max(limit, self._pos + 1))
         n = end - self._pos
@@ -99,19 +108,18 @@ class _StallingReader(io.RawIOBase):
 class PausingBlobStore:
     """Wraps a ``BlobStore``; the first put is model.json, the second the weights."""
 
-    def __init__(self, inner: BlobStore, settings: Settings) -> None:
+    def __init__(self, inner: BlobStore, pause: Pause) -> None:
         self.inner = inner
-        self.settings = settings
-        self._local = threading.local()
+        self.pause = pause
 
     def put(self, key: str, data: bytes) -> None:
         kind = "json" if key.endswith("model.json") else "weights"
-        pause(self.settings, f"before-{kind}")
-        if self.settings.fault_pause_at == f"mid-{kind}":
+        self.pause.at(f"before-{kind}")
+        if self.pause.point == f"mid-{kind}":
             client = getattr(self.inner, "_client", None)
             bucket = getattr(self.inner, "bucket", None)
             if client is not None:  # S3: stream half the object, then stop mid-PUT
-                body = _StallingReader(data, self.settings, f"mid-{kind}")
+                body = _StallingReader(data, self.pause, f"mid-{kind}")
                 body.seek(0)
                 client.put_object(
                     Bucket=bucket,
@@ -119,7 +127,7 @@ class PausingBlobStore:
                     Body=body,
                     ContentLength=len(data),
                 )
-            pause(self.settings, f"mid-{kind}")
+            self.pause.at(f"mid-{kind}")
         self.inner.put(key, data)
 
     def get(self, key: str) -> bytes:
@@ -133,22 +141,21 @@ class PausingBlobStore:
 
 
 class _PausingMetadataStore:
-    def __init__(self, inner: MetadataStore, settings: Settings) -> None:
+    def __init__(self, inner: MetadataStore, pause: Pause) -> None:
         self._inner = inner
-        self._settings = settings
+        self._pause = pause
 
     def add_version(self, new: NewVersion) -> VersionInfo:
-        pause(self._settings, "before-row")
+        self._pause.at("before-row")
         return self._inner.add_version(new)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
-def pausing_metadata_store(
-    inner: MetadataStore, engine: Engine, settings: Settings
-) -> MetadataStore:
-    if settings.fault_pause_at == "before-commit":
+def pausing_metadata_store(inner: MetadataStore, engine: Engine, pause: Pause) -> MetadataStore:
+    """``inner`` (on ``engine``) that stops before the row insert or before its commit."""
+    if pause.point == "before-commit":
         pending = threading.local()
 
         @event.listens_for(engine, "after_cursor_execute")
@@ -159,6 +166,6 @@ def pausing_metadata_store(
         @event.listens_for(engine, "commit")
         def _before_commit(conn: Any) -> None:
             if getattr(pending, "row", False):
-                pause(settings, "before-commit")
+                pause.at("before-commit")
 
-    return _PausingMetadataStore(inner, settings)
+    return _PausingMetadataStore(inner, pause)
