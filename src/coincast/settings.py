@@ -63,8 +63,8 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the metadata database; default SQLite in data_dir.",
     )
-    # Object store (scale-out, issue 8): set s3_endpoint to keep model files in an
-    # S3-compatible bucket instead of files under data_dir.
+    # Object store: set s3_endpoint to keep model files in an S3-compatible bucket, so
+    # several servers share them, instead of files under data_dir.
     s3_endpoint: str | None = Field(
         default=None, description="S3-compatible endpoint URL; unset = files under data_dir."
     )
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         default=True,
         description="Build and use the compiled LSTM time loop (needs g++); 0 = Python kernel.",
     )
-    # Scale (issue 7): unset = a local Ray runtime with this machine's cores.
+    # Ray: unset = a local Ray runtime with this machine's cores.
     ray_address: str | None = Field(
         default=None, description="Ray cluster to run training/tuning on, e.g. ray://head:10001."
     )

@@ -38,8 +38,17 @@ def _pct(x: float | None) -> str:
 def summary_table(results: list[CoinResult], title: str) -> Table:
     """coin, validation and test MAPE beside naive (walk-forward, mean of 1..7 days), time."""
     table = Table(title=title)
-    for col in ("coin", "val MAPE %", "naive", "test MAPE %", "naive", "vs naive", "epochs",
-                "time s", "version / problem"):  # fmt: skip
+    for col in (
+        "coin",
+        "val MAPE %",
+        "naive",
+        "test MAPE %",
+        "naive",
+        "vs naive",
+        "epochs",
+        "time s",
+        "version / problem",
+    ):
         table.add_column(col, justify="left" if col in ("coin", "version / problem") else "right")
     for r in results:
         verdict = "–"
@@ -48,10 +57,16 @@ def summary_table(results: list[CoinResult], title: str) -> Table:
             verdict = "[green]better[/]" if better else "[red]worse[/]"
         last = f"v{r.version}" if r.version is not None else escape(r.message or "")
         table.add_row(
-            r.coin, _pct(r.val_mape), _pct(r.val_naive_mape), _pct(r.test_mape),
-            _pct(r.test_naive_mape), verdict, str(r.epochs_run) if r.ok else "–",
-            f"{r.elapsed_s:.1f}" if r.ok else "–", last,
-        )  # fmt: skip
+            r.coin,
+            _pct(r.val_mape),
+            _pct(r.val_naive_mape),
+            _pct(r.test_mape),
+            _pct(r.test_naive_mape),
+            verdict,
+            str(r.epochs_run) if r.ok else "–",
+            f"{r.elapsed_s:.1f}" if r.ok else "–",
+            last,
+        )
     return table
 
 
@@ -77,8 +92,10 @@ def train_top(
         raise ParameterError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
     settings = settings or cli_settings()
     if engine == "batched" and get_preset(preset, **overrides).dropout > 0:
-        console.print(f"note: {preset} uses dropout, which cannot be batched exactly; "
-                      "training the coins one after another.")  # fmt: skip
+        console.print(
+            f"note: {preset} uses dropout, which cannot be batched exactly; "
+            "training the coins one after another."
+        )
     histories, passed_over = collect_histories(settings, top, include_stable=include_stable)
     skipped = [CoinResult(s.coin, False, s.reason) for s in passed_over]
     registry = ModelRegistry(settings)
@@ -93,10 +110,13 @@ def train_top(
         done.append(res)
 
     columns = (
-        TextColumn(f"[bold]{preset}[/] × {len(histories)} coins ({engine})"), BarColumn(),
-        TextColumn("{task.completed:.1f}/{task.total}"), TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-    )  # fmt: skip
+        TextColumn(f"[bold]{preset}[/] × {len(histories)} coins ({engine})"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f}/{task.total}"),
+        TextColumn("{task.fields[note]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("train", total=len(histories), note="")
 
@@ -105,18 +125,27 @@ def train_top(
 
         split = {"test_start": test_start} if test_start else {}
         fit_many(
-            histories, preset, overrides, engine=cast(Engine, engine), split=split,
-            on_result=save, on_progress=progress, ray_address=settings.ray_address,
-        )  # fmt: skip
+            histories,
+            preset,
+            overrides,
+            engine=cast(Engine, engine),
+            split=split,
+            on_result=save,
+            on_progress=progress,
+            ray_address=settings.ray_address,
+        )
         bar.update(task, completed=len(histories), note="done")
     by_coin = {r.coin: r for r in done}
     rows = [by_coin[c] for c in histories if c in by_coin] + skipped
     console.print(summary_table(rows, f"{preset}: {len(histories)} coins, engine {engine}"))
     ok = [r for r in rows if r.ok]
     wins = sum(
-        1 for r in ok if r.test_mape is not None and r.test_naive_mape is not None
+        1
+        for r in ok
+        if r.test_mape is not None
+        and r.test_naive_mape is not None
         and r.test_mape < r.test_naive_mape
-    )  # fmt: skip
+    )
     console.print(
         f"{len(ok)} model(s) saved for user {user!r}; {wins} beat naive on their test period "
         f"(MAPE, mean of 1..7 days); {len(rows) - len(ok)} coin(s) skipped or failed."
@@ -157,9 +186,16 @@ def tune_cmd(
     history = load_history(coin, settings)
     with console.status(f"Tuning {preset} on {coin}: {trials} trials on Ray…"):
         outcome = tune_coin(
-            coin, history, settings=settings, base_preset=preset, trials=trials,
-            max_epochs=epochs, test_start=test_start, seed=seed, user=user,
-        )  # fmt: skip
+            coin,
+            history,
+            settings=settings,
+            base_preset=preset,
+            trials=trials,
+            max_epochs=epochs,
+            test_start=test_start,
+            seed=seed,
+            user=user,
+        )
     for line in report_lines(outcome):
         console.print(escape(line))
     console.print("Forecasts are decision support, not financial advice.")

@@ -191,9 +191,12 @@ def models_list(user: UserOpt = "local") -> None:
     table = Table("name", "versions", "latest", "public", "updated")
     for m in models:
         table.add_row(
-            m.name, str(m.n_versions), f"v{m.latest_version}", "yes" if m.public else "no",
+            m.name,
+            str(m.n_versions),
+            f"v{m.latest_version}",
+            "yes" if m.public else "no",
             m.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
-        )  # fmt: skip
+        )
     console.print(table)
 
 
@@ -205,10 +208,12 @@ def models_show(name: ModelArg, user: UserOpt = "local") -> None:
     table = Table("version", "parent", "created", "size", "metrics", title=f"{user}/{name}")
     for v in versions:
         table.add_row(
-            f"v{v.version}", f"v{v.parent_version}" if v.parent_version else "-",
+            f"v{v.version}",
+            f"v{v.parent_version}" if v.parent_version else "-",
             v.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            f"{(v.json_size + v.weights_size) / 1024:,.1f} KiB", _summary(v.metrics),
-        )  # fmt: skip
+            f"{(v.json_size + v.weights_size) / 1024:,.1f} KiB",
+            _summary(v.metrics),
+        )
     console.print(table)
 
 

@@ -1,6 +1,6 @@
 """Training-job records in the shared metadata database, so every server sees every job.
 
-With several server processes behind one address (PostgreSQL + S3, issue 8), the job a
+With several server processes behind one address (PostgreSQL + S3), the job a
 client started may run on another process than the one answering its next request; and
 a restarted server should still show yesterday's jobs. So each job is a row: the
 process that runs it writes its status and every epoch's progress there, any process
@@ -81,25 +81,38 @@ class JobRecord:
 
 def _row(rec: JobRecord) -> dict[str, Any]:
     return {
-        "id": rec.id, "user": rec.user, "owner": rec.owner, "spec_json": json.dumps(rec.spec),
-        "status": rec.status, "epochs": rec.epochs, "history_json": json.dumps(rec.history),
-        "created_at": rec.created_at, "updated_at": rec.updated_at,
-        "finished_at": rec.finished_at, "error": rec.error,
+        "id": rec.id,
+        "user": rec.user,
+        "owner": rec.owner,
+        "spec_json": json.dumps(rec.spec),
+        "status": rec.status,
+        "epochs": rec.epochs,
+        "history_json": json.dumps(rec.history),
+        "created_at": rec.created_at,
+        "updated_at": rec.updated_at,
+        "finished_at": rec.finished_at,
+        "error": rec.error,
         "result_json": None if rec.result is None else json.dumps(rec.result),
         "cancel_requested": rec.cancel_requested,
-    }  # fmt: skip
+    }
 
 
 def _record(row: Any) -> JobRecord:
     return JobRecord(
-        id=row.id, user=row.user, owner=row.owner, spec=json.loads(row.spec_json),
-        status=row.status, epochs=row.epochs, history=json.loads(row.history_json),
+        id=row.id,
+        user=row.user,
+        owner=row.owner,
+        spec=json.loads(row.spec_json),
+        status=row.status,
+        epochs=row.epochs,
+        history=json.loads(row.history_json),
         created_at=_utc(row.created_at) or datetime.now(UTC),
         updated_at=_utc(row.updated_at) or datetime.now(UTC),
-        finished_at=_utc(row.finished_at), error=row.error,
+        finished_at=_utc(row.finished_at),
+        error=row.error,
         result=None if row.result_json is None else json.loads(row.result_json),
         cancel_requested=bool(row.cancel_requested),
-    )  # fmt: skip
+    )
 
 
 class JobStore:

@@ -87,8 +87,8 @@ def parse_version(version: int | str) -> int | None:
 class ModelRegistry:
     """The model store. Backends default to SQLite (``settings.sqlalchemy_url``) + files.
 
-    ``metadata_store`` and ``blob_store`` may be passed to use other backends (issue 8) or
-    to inject faults in tests.
+    ``metadata_store`` and ``blob_store`` may be passed to use other backends or to
+    inject faults in tests.
     """
 
     def __init__(
@@ -99,7 +99,7 @@ class ModelRegistry:
         blob_store: BlobStore | None = None,
     ) -> None:
         self.settings = settings
-        # Backends chosen from settings (PostgreSQL/S3 or SQLite/files): scale-out's hook.
+        # Backends chosen from settings: PostgreSQL/S3 when configured, else SQLite/files.
         from coincast.store.selection import blob_store_for, metadata_store_for
 
         self.meta: MetadataStore = metadata_store or metadata_store_for(settings)

@@ -1,8 +1,9 @@
 """Version rows of the model store in SQL (SQLAlchemy Core: SQLite or PostgreSQL).
 
 The SQL is plain Core so the same statements run on the embedded SQLite default and on
-PostgreSQL (issue 8). The tables are made and changed only by the one migration runner
-(``coincast.db.migrate``), which the constructor calls (once per process per database).
+PostgreSQL (which several servers share). The tables are made and changed only by the one
+migration runner (``coincast.db.migrate``), which the constructor calls (once per process
+per database).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class SqlMetadataStore:
                                 last_version=1,
                                 created_at=now,
                                 updated_at=now,
-                            )  # fmt: skip
+                            )
                         )
                     number = 1
                 except IntegrityError:  # another writer created the model just now
