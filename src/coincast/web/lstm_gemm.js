@@ -1,0 +1,92 @@
+// The three matrix products an LSTM training step needs, on row-major float32 matrices
+// held in one arena. Each accumulates (C += …), so callers set C first (to the bias, or
+// to zero). Offsets are in floats from the start of the typed array passed.
+//   nn: C[M,N] += A[M,K] · B[K,N]        (A rows lda apart)
+//   nt: C[M,N] += A[M,K] · B[N,K]ᵀ       (A rows lda apart)
+//   tn: C[M,N] += A[R,M]ᵀ · B[R,N]       (A rows lda apart)
+// The JS loops are unrolled by four so each C element is loaded and stored once per four
+// multiply-adds; V8 keeps the sums in double precision.
+
+export function jsGemm() {
+  return {
+    kind: "js",
+    arena: (n) => new Float32Array(n),
+    nn(A, ao, lda, B, bo, C, co, M, K, N) {
+      for (let m = 0; m < M; m += 1) {
+        const a = ao + m * lda;
+        const c = co + m * N;
+        let k = 0;
+        for (; k + 4 <= K; k += 4) {
+          const a0 = A[a + k];
+          const a1 = A[a + k + 1];
+          const a2 = A[a + k + 2];
+          const a3 = A[a + k + 3];
+          const b0 = bo + k * N;
+          const b1 = b0 + N;
+          const b2 = b1 + N;
+          const b3 = b2 + N;
+          for (let n = 0; n < N; n += 1) {
+            C[c + n] += a0 * B[b0 + n] + a1 * B[b1 + n] + a2 * B[b2 + n] + a3 * B[b3 + n];
+          }
+        }
+        for (; k < K; k += 1) {
+          const ak = A[a + k];
+          const b0 = bo + k * N;
+          for (let n = 0; n < N; n += 1) C[c + n] += ak * B[b0 + n];
+        }
+      }
+    },
+    nt(A, ao, lda, B, bo, C, co, M, K, N) {
+      for (let m = 0; m < M; m += 1) {
+        const a = ao + m * lda;
+        const c = co + m * N;
+        for (let n = 0; n < N; n += 1) {
+          const b = bo + n * K;
+          let s0 = 0;
+          let s1 = 0;
+          let s2 = 0;
+          let s3 = 0;
+          let k = 0;
+          for (; k + 4 <= K; k += 4) {
+            s0 += A[a + k] * B[b + k];
+            s1 += A[a + k + 1] * B[b + k + 1];
+            s2 += A[a + k + 2] * B[b + k + 2];
+            s3 += A[a + k + 3] * B[b + k + 3];
+          }
+          for (; k < K; k += 1) s0 += A[a + k] * B[b + k];
+          C[c + n] += s0 + s1 + s2 + s3;
+        }
+      }
+    },
+    tn(A, ao, lda, B, bo, C, co, R, M, N) {
+      let r = 0;
+      for (; r + 4 <= R; r += 4) {
+        const a0 = ao + r * lda;
+        const b0 = bo + r * N;
+        for (let m = 0; m < M; m += 1) {
+          const x0 = A[a0 + m];
+          const x1 = A[a0 + lda + m];
+          const x2 = A[a0 + 2 * lda + m];
+          const x3 = A[a0 + 3 * lda + m];
+          const c = co + m * N;
+          for (let n = 0; n < N; n += 1) {
+            C[c + n] += x0 * B[b0 + n] + x1 * B[b0 + N + n] + x2 * B[b0 + 2 * N + n] + x3 * B[b0 + 3 * N + n];
+          }
+        }
+      }
+      for (; r < R; r += 1) {
+        const a0 = ao + r * lda;
+        const b0 = bo + r * N;
+        for (let m = 0; m < M; m += 1) {
+          const x0 = A[a0 + m];
+          const c = co + m * N;
+          for (let n = 0; n < N; n += 1) C[c + n] += x0 * B[b0 + n];
+        }
+      }
+    },
+  };
+}
+
+export function createGemm() {
+  return jsGemm();
+}
