@@ -24,7 +24,7 @@ async function loadFast() {
   // web/*.js are browser ES modules without a package.json "type": import by file URL
   // from a copy with the .mjs extension so Node parses them as modules.
   const dir = fs.mkdtempSync(path.join(fs.realpathSync(require("os").tmpdir()), "lstmfast-"));
-  for (const f of ["lstm_fast.js", "lstm_gemm.js"]) {
+  for (const f of ["lstm_fast.js", "lstm_gemm.js", "lstm_wasm.js"]) {
     const src = fs.readFileSync(path.join(web, f), "utf8").replace(/from "\.\/(\w+)\.js"/g, 'from "./$1.mjs"');
     fs.writeFileSync(path.join(dir, f.replace(/\.js$/, ".mjs")), src);
   }

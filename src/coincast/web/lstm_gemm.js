@@ -7,6 +7,8 @@
 // The JS loops are unrolled by four so each C element is loaded and stored once per four
 // multiply-adds; V8 keeps the sums in double precision.
 
+import { gemmModule } from "./lstm_wasm.js";
+
 export function jsGemm() {
   return {
     kind: "js",
@@ -87,6 +89,40 @@ export function jsGemm() {
   };
 }
 
-export function createGemm() {
-  return jsGemm();
+// The same three products through lstm_wasm.js's SIMD module, or null where the engine
+// has no WebAssembly SIMD (the JS loops then serve).
+export function wasmGemm() {
+  if (typeof WebAssembly === "undefined") return null;
+  const bytes = gemmModule();
+  if (!WebAssembly.validate(bytes)) return null;
+  let fns = null;
+  let memory = null;
+  const at = (arr, off) => arr.byteOffset + 4 * off;
+  return {
+    kind: "wasm-simd",
+    // One arena per model: sized once, never grown (growing would detach every view).
+    arena(n) {
+      memory = new WebAssembly.Memory({ initial: Math.ceil((4 * n + 64) / 65536) });
+      const module = new WebAssembly.Module(bytes);
+      fns = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+      return new Float32Array(memory.buffer, 0, n);
+    },
+    nn(A, ao, lda, B, bo, C, co, M, K, N) {
+      fns.axpy(at(A, ao), 4 * lda, 4, at(B, bo), 4 * N, at(C, co), 4 * N, M, K, N);
+    },
+    nt(A, ao, lda, B, bo, C, co, M, K, N) {
+      fns.dot(at(A, ao), 4 * lda, at(B, bo), 4 * K, at(C, co), 4 * N, M, N, K);
+    },
+    tn(A, ao, lda, B, bo, C, co, R, M, N) {
+      fns.axpy(at(A, ao), 4, 4 * lda, at(B, bo), 4 * N, at(C, co), 4 * N, M, R, N);
+    },
+  };
+}
+
+// kind: "wasm" | "js" | undefined (the fastest this engine runs).
+export function createGemm(kind) {
+  if (kind === "js") return jsGemm();
+  const wasm = wasmGemm();
+  if (!wasm && kind === "wasm") throw new Error("this browser has no WebAssembly SIMD");
+  return wasm || jsGemm();
 }

@@ -1,0 +1,167 @@
+// The LSTM's matrix products as WebAssembly SIMD, assembled here from source at load time.
+//
+// No compiler is needed (or vendored): the two functions below are written as WebAssembly
+// instructions and encoded to the binary format by the few helpers at the top, so the
+// module is built from this file wherever the page runs. Both work on float32 matrices in
+// one imported memory, four lanes at a time (f32x4), addresses and strides in bytes:
+//   axpy(a, sam, sak, b, ldb, c, ldc, M, K, N): C[m, 0:N] += Σ_k A(m, k) · B[k, 0:N]
+//     with A(m, k) at a + m·sam + k·sak, so it serves both A·B (sam = row, sak = 4) and
+//     Aᵀ·B (sam = 4, sak = row); k runs in blocks of four, m inside, so the C rows stay in
+//     cache while four B rows stream; N a multiple of 4.
+//   dot(a, lda, b, ldb, c, ldc, M, N, K):     C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
+// Sums are float32, as in TF.js's own kernels.
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+function uleb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+
+function sleb(n) {
+  const out = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return out.concat(b);
+    out.push(b | 0x80);
+  }
+}
+
+const vec = (items) => [...uleb(items.length), ...items.flat()];
+const section = (id, body) => [id, ...uleb(body.length), ...body];
+const name = (s) => vec([...s].map((ch) => ch.charCodeAt(0)));
+
+// Instructions (https://webassembly.github.io/spec/core/binary/instructions.html).
+const get = (i) => [0x20, ...uleb(i)];
+const set = (i) => [0x21, ...uleb(i)];
+const i32 = (v) => [0x41, ...sleb(v)];
+const add = [0x6a];
+const mul = [0x6c];
+const geS = [0x4e];
+const gtS = [0x4a];
+const f32load = [0x2a, 2, 0];
+const f32add = [0x92];
+const vload = [0xfd, 0x00, 4, 0];
+const vstore = [0xfd, 0x0b, 4, 0];
+const splat = [0xfd, 0x13];
+const vadd = [0xfd, ...uleb(228)];
+const vmul = [0xfd, ...uleb(230)];
+const lane = (k) => [0xfd, 0x1f, k];
+const f32zero = [0x43, 0, 0, 0, 0];
+const inc = (i, by) => [...get(i), ...by, ...add, ...set(i)];
+// for (; !(stop); ) { body } as block/loop: stop is code leaving an i32 (1 = leave).
+const loop = (stop, body) => [0x02, 0x40, 0x03, 0x40, ...stop, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
+const lt = (i, n) => [...get(i), ...get(n), ...geS]; // leave when i >= n
+
+// axpy: params 0 a, 1 sam, 2 sak, 3 b, 4 ldb, 5 c, 6 ldc, 7 M, 8 K, 9 N.
+function axpy() {
+  const [a, sam, sak, b, ldb, c, ldc, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [k, m, n, nb, ap, b0, b1, b2, b3, cp] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+  const [x0, x1, x2, x3] = [20, 21, 22, 23];
+  const aAt = [...get(a), ...get(m), ...get(sam), ...mul, ...add, ...get(k), ...get(sak), ...mul, ...add, ...set(ap)];
+  const bAt = [...get(b), ...get(k), ...get(ldb), ...mul, ...add, ...set(b0)];
+  const cAt = [...get(c), ...get(m), ...get(ldc), ...mul, ...add, ...set(cp)];
+  const splatA = (x) => [...get(ap), ...f32load, ...splat, ...set(x), ...inc(ap, get(sak))];
+  const term = (bi, x) => [...get(bi), ...get(n), ...add, ...vload, ...get(x), ...vmul, ...vadd];
+  const cn = [...get(cp), ...get(n), ...add];
+  const quad = loop(lt(n, nb), [
+    ...cn,
+    ...cn,
+    ...vload,
+    ...term(b0, x0),
+    ...term(b1, x1),
+    ...term(b2, x2),
+    ...term(b3, x3),
+    ...vstore,
+    ...inc(n, i32(16)),
+  ]);
+  const single = loop(lt(n, nb), [...cn, ...cn, ...vload, ...term(b0, x0), ...vstore, ...inc(n, i32(16))]);
+  const body = [
+    ...get(N), ...i32(2), 0x74, ...set(nb), // nb = N·4 bytes
+    ...i32(0), ...set(k),
+    ...loop([...get(k), ...i32(4), ...add, ...get(K), ...gtS], [
+      ...bAt,
+      ...get(b0), ...get(ldb), ...add, ...set(b1),
+      ...get(b1), ...get(ldb), ...add, ...set(b2),
+      ...get(b2), ...get(ldb), ...add, ...set(b3),
+      ...i32(0), ...set(m),
+      ...loop(lt(m, M), [
+        ...aAt, ...splatA(x0), ...splatA(x1), ...splatA(x2), ...splatA(x3), ...cAt,
+        ...i32(0), ...set(n), ...quad,
+        ...inc(m, i32(1)),
+      ]),
+      ...inc(k, i32(4)),
+    ]),
+    ...loop(lt(k, K), [
+      ...bAt,
+      ...i32(0), ...set(m),
+      ...loop(lt(m, M), [...aAt, ...splatA(x0), ...cAt, ...i32(0), ...set(n), ...single, ...inc(m, i32(1))]),
+      ...inc(k, i32(1)),
+    ]),
+  ];
+  return { locals: [[10, I32], [4, V128]], body };
+}
+
+// dot: params 0 a, 1 lda, 2 b, 3 ldb, 4 c, 5 ldc, 6 M, 7 N, 8 K.
+function dot() {
+  const [a, lda, b, ldb, c, ldc, M, N, K] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [m, n, k, kb, ap, bp, cp, acc] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const body = [
+    ...get(K), ...i32(2), 0x74, ...set(kb),
+    ...i32(0), ...set(m),
+    ...loop(lt(m, M), [
+      ...get(a), ...get(m), ...get(lda), ...mul, ...add, ...set(ap),
+      ...i32(0), ...set(n),
+      ...loop(lt(n, N), [
+        ...get(b), ...get(n), ...get(ldb), ...mul, ...add, ...set(bp),
+        ...f32zero, ...splat, ...set(acc),
+        ...i32(0), ...set(k),
+        ...loop(lt(k, kb), [
+          ...get(acc),
+          ...get(ap), ...get(k), ...add, ...vload,
+          ...get(bp), ...get(k), ...add, ...vload,
+          ...vmul, ...vadd, ...set(acc),
+          ...inc(k, i32(16)),
+        ]),
+        ...get(c), ...get(m), ...get(ldc), ...mul, ...add, ...get(n), ...i32(2), 0x74, ...add, ...set(cp),
+        ...get(cp),
+        ...get(cp), ...f32load,
+        ...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32add,
+        ...get(acc), ...lane(2), ...get(acc), ...lane(3), ...f32add, ...f32add,
+        ...f32add,
+        0x38, 2, 0, // f32.store
+        ...inc(n, i32(1)),
+      ]),
+      ...inc(m, i32(1)),
+    ]),
+  ];
+  return { locals: [[7, I32], [1, V128]], body };
+}
+
+export function gemmModule() {
+  const fns = [
+    { name: "axpy", params: 10, ...axpy() },
+    { name: "dot", params: 9, ...dot() },
+  ];
+  const types = fns.map((f) => [0x60, ...vec(Array(f.params).fill([I32])), 0]);
+  const code = fns.map((f) => {
+    const bytes = [...vec(f.locals.map(([count, t]) => [...uleb(count), t])), ...f.body, 0x0b];
+    return [...uleb(bytes.length), ...bytes];
+  });
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, vec(types)),
+    ...section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 1]])),
+    ...section(3, vec(fns.map((_, i) => uleb(i)))),
+    ...section(7, vec(fns.map((f, i) => [...name(f.name), 0x00, ...uleb(i)]))),
+    ...section(10, vec(code)),
+  ]);
+}
