@@ -15,7 +15,6 @@
 
 import { createGemm } from "./lstm_gemm.js";
 
-const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 
 // Adam as tf.train.adam(lr) sets it: beta1 0.9, beta2 0.999 and the backend's float32
 // epsilon (1e-7), not Keras's Python default 1e-8.
@@ -118,26 +117,22 @@ export class FastLstm {
       // z_t += x_t · W ; z_t += h_{t-1} · U
       gemm.nn(xb, t * nb * F, F, W, 0, z, zt, nb, F, G);
       gemm.nn(hs, t * BU, U, Ur, 0, z, zt, nb, U, G);
+      // acts = σ(z) everywhere, then tanh over each row's candidate block (2U … 3U).
+      gemm.act(z, zt, acts, zt, nb * G, 1);
+      for (let b = 0; b < nb; b += 1) gemm.act(z, zt + b * G + 2 * U, acts, zt + b * G + 2 * U, U, 2);
       const hp = t * BU;
       const hn = (t + 1) * BU;
       for (let b = 0; b < nb; b += 1) {
         const zb = zt + b * G;
         for (let u = 0; u < U; u += 1) {
-          const ig = sigmoid(z[zb + u]);
-          const fg = sigmoid(z[zb + U + u]);
-          const gg = Math.tanh(z[zb + 2 * U + u]);
-          const og = sigmoid(z[zb + 3 * U + u]);
-          acts[zb + u] = ig;
-          acts[zb + U + u] = fg;
-          acts[zb + 2 * U + u] = gg;
-          acts[zb + 3 * U + u] = og;
           const k = b * U + u;
-          const c = fg * cs[hp + k] + ig * gg;
-          cs[hn + k] = c;
-          const th = Math.tanh(c);
-          tc[hn + k] = th;
-          hs[hn + k] = og * th;
+          cs[hn + k] = acts[zb + U + u] * cs[hp + k] + acts[zb + u] * acts[zb + 2 * U + u];
         }
+      }
+      gemm.act(cs, hn, tc, hn, BU, 2);
+      for (let b = 0; b < nb; b += 1) {
+        const zb = zt + b * G + 3 * U;
+        for (let u = 0; u < U; u += 1) hs[hn + b * U + u] = acts[zb + u] * tc[hn + b * U + u];
       }
     }
     const hT = T * BU;

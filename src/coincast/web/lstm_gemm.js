@@ -4,15 +4,22 @@
 //   nn: C[M,N] += A[M,K] · B[K,N]        (A rows lda apart)
 //   nt: C[M,N] += A[M,K] · B[N,K]ᵀ       (A rows lda apart)
 //   tn: C[M,N] += A[R,M]ᵀ · B[R,N]       (A rows lda apart)
+// and the activations: act(X, xo, Y, yo, n, s): Y = s·σ(s·X) - (s - 1), the sigmoid for
+// s = 1 and tanh for s = 2 (X and Y distinct arrays).
 // The JS loops are unrolled by four so each C element is loaded and stored once per four
 // multiply-adds; V8 keeps the sums in double precision.
 
 import { gemmModule } from "./lstm_wasm.js";
 
+function jsAct(X, xo, Y, yo, n, s) {
+  for (let i = 0; i < n; i += 1) Y[yo + i] = s / (1 + Math.exp(-s * X[xo + i])) - (s - 1);
+}
+
 export function jsGemm() {
   return {
     kind: "js",
     arena: (n) => new Float32Array(n),
+    act: jsAct,
     nn(A, ao, lda, B, bo, C, co, M, K, N) {
       for (let m = 0; m < M; m += 1) {
         const a = ao + m * lda;
@@ -112,6 +119,10 @@ export function wasmGemm() {
     },
     nt(A, ao, lda, B, bo, C, co, M, K, N) {
       fns.dot(at(A, ao), 4 * lda, at(B, bo), 4 * K, at(C, co), 4 * N, M, N, K);
+    },
+    act(X, xo, Y, yo, n, s) {
+      if (n < 4) jsAct(X, xo, Y, yo, n, s);
+      else fns.act(at(X, xo), at(Y, yo), n, s);
     },
     tn(A, ao, lda, B, bo, C, co, R, M, N) {
       fns.axpy(at(A, ao), 4, 4 * lda, at(B, bo), 4 * N, at(C, co), 4 * N, M, R, N);

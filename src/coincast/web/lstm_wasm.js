@@ -9,6 +9,10 @@
 //     Aᵀ·B (sam = 4, sak = row); k runs in blocks of four, m inside, so the C rows stay in
 //     cache while four B rows stream; N a multiple of 4.
 //   dot(a, lda, b, ldb, c, ldc, M, N, K):     C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
+//   act(x, y, n, s):  y[i] = s / (1 + exp(-s·x[i])) - (s - 1) for i < n: the sigmoid (s = 1)
+//     and tanh (s = 2: 2σ(2x) - 1); exp by Cephes's expf (range reduction by ln 2, a
+//     degree-5 polynomial, 2^k from the exponent bits), within 2 float32 ulps; n ≥ 4, the
+//     last partial quad recomputed from n - 4 (so x and y must not overlap).
 // Sums are float32, as in TF.js's own kernels.
 
 const I32 = 0x7f;
@@ -56,6 +60,17 @@ const vadd = [0xfd, ...uleb(228)];
 const vmul = [0xfd, ...uleb(230)];
 const lane = (k) => [0xfd, 0x1f, k];
 const f32zero = [0x43, 0, 0, 0, 0];
+const vsub = [0xfd, ...uleb(229)];
+const vdiv = [0xfd, ...uleb(231)];
+const vmin = [0xfd, ...uleb(232)];
+const vmax = [0xfd, ...uleb(233)];
+const vnearest = [0xfd, ...uleb(106)];
+const itrunc = [0xfd, ...uleb(248)]; // i32x4.trunc_sat_f32x4_s
+const iadd = [0xfd, ...uleb(174)];
+const ishl = [0xfd, ...uleb(171)];
+const tee = (i) => [0x22, ...uleb(i)];
+const f4 = (v) => [0xfd, 0x0c, ...new Uint8Array(new Float32Array([v, v, v, v]).buffer)];
+const i4 = (v) => [0xfd, 0x0c, ...new Uint8Array(new Int32Array([v, v, v, v]).buffer)];
 const inc = (i, by) => [...get(i), ...by, ...add, ...set(i)];
 // for (; !(stop); ) { body } as block/loop: stop is code leaving an i32 (1 = leave).
 const loop = (stop, body) => [0x02, 0x40, 0x03, 0x40, ...stop, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
@@ -146,12 +161,46 @@ function dot() {
   return { locals: [[7, I32], [1, V128]], body };
 }
 
+// act: params 0 x, 1 y, 2 n, 3 s (f32).
+function act() {
+  const [x, y, n, sc] = [0, 1, 2, 3];
+  const [i, nb] = [4, 5];
+  const [v, k, r, p, sv, sm] = [6, 7, 8, 9, 10, 11];
+  const poly = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+  // y[off] ← f(x[off]) for one quad at byte offset off (code leaving it).
+  const apply = (off) => [
+    ...get(y), ...off, ...add,
+    ...get(sv),
+    ...get(x), ...off, ...add, ...vload, ...get(sv), ...vmul, ...f4(-1), ...vmul,
+    ...f4(-87.3), ...vmax, ...f4(88.3), ...vmin, ...tee(v),
+    ...f4(Math.LOG2E), ...vmul, ...vnearest, ...set(k),
+    ...get(v), ...get(k), ...f4(0.693359375), ...vmul, ...vsub, ...get(k), ...f4(-2.12194440e-4), ...vmul, ...vsub,
+    ...set(r),
+    ...f4(poly[0]),
+    ...poly.slice(1).flatMap((c) => [...get(r), ...vmul, ...f4(c), ...vadd]),
+    ...get(r), ...vmul, ...get(r), ...vmul, ...get(r), ...vadd, ...f4(1), ...vadd, ...set(p),
+    ...get(k), ...itrunc, ...i4(127), ...iadd, ...i32(23), ...ishl, ...get(p), ...vmul, // exp(-s·x)
+    ...f4(1), ...vadd, ...vdiv, ...get(sm), ...vsub, // s / (1 + e) - (s - 1)
+    ...vstore,
+  ];
+  const body = [
+    ...get(sc), ...splat, ...set(sv),
+    ...get(sc), 0x43, ...new Uint8Array(new Float32Array([1]).buffer), 0x93, ...splat, ...set(sm), // s - 1
+    ...get(n), ...i32(-4), 0x71, ...i32(2), 0x74, ...set(nb), // bytes in whole quads
+    ...i32(0), ...set(i),
+    ...loop(lt(i, nb), [...apply(get(i)), ...inc(i, i32(16))]),
+    ...get(n), ...i32(3), 0x71, 0x04, 0x40, ...apply([...get(n), ...i32(4), 0x6b, ...i32(2), 0x74]), 0x0b,
+  ];
+  return { locals: [[2, I32], [6, V128]], body };
+}
+
 export function gemmModule() {
   const fns = [
     { name: "axpy", params: 10, ...axpy() },
     { name: "dot", params: 9, ...dot() },
+    { name: "act", params: 3, f32: 1, ...act() },
   ];
-  const types = fns.map((f) => [0x60, ...vec(Array(f.params).fill([I32])), 0]);
+  const types = fns.map((f) => [0x60, ...vec([...Array(f.params).fill([I32]), ...Array(f.f32 || 0).fill([0x7d])]), 0]);
   const code = fns.map((f) => {
     const bytes = [...vec(f.locals.map(([count, t]) => [...uleb(count), t])), ...f.body, 0x0b];
     return [...uleb(bytes.length), ...bytes];
