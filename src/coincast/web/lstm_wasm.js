@@ -8,7 +8,7 @@
 //     with A(m, k) at a + m·sam + k·sak, so it serves both A·B (sam = row, sak = 4) and
 //     Aᵀ·B (sam = 4, sak = row); k runs in blocks of four, m inside, so the C rows stay in
 //     cache while four B rows stream; N a multiple of 4.
-//   dot(a, lda, b, ldb, c, ldc, M, N, K):     C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
+//   dot(a, lda, b, ldb, c, ldc, M, N, K): C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
 //   act(x, y, n, s):  y[i] = s / (1 + exp(-s·x[i])) - (s - 1) for i < n: the sigmoid (s = 1)
 //     and tanh (s = 2: 2σ(2x) - 1); exp by Cephes's expf (range reduction by ln 2, a
 //     degree-5 polynomial, 2^k from the exponent bits), within 2 float32 ulps; n ≥ 4, the
@@ -125,40 +125,48 @@ function axpy() {
   return { locals: [[10, I32], [4, V128]], body };
 }
 
-// dot: params 0 a, 1 lda, 2 b, 3 ldb, 4 c, 5 ldc, 6 M, 7 N, 8 K.
+// dot: params 0 a, 1 lda, 2 b, 3 ldb, 4 c, 5 ldc, 6 M, 7 N, 8 K. Four columns of C at a
+// time share each load of A's row.
 function dot() {
   const [a, lda, b, ldb, c, ldc, M, N, K] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [m, n, k, kb, ap, bp, cp, acc] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const [m, n, k, kb, ap, bp, cp, av] = [9, 10, 11, 12, 13, 14, 15, 16];
+  const accs = [17, 18, 19, 20];
+  const hsum = (acc) => [
+    ...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32add,
+    ...get(acc), ...lane(2), ...get(acc), ...lane(3), ...f32add, ...f32add,
+  ];
+  // C[m, n + j] += Σ lanes of acc j, for j < width
+  const cols = (width) => [
+    ...get(b), ...get(n), ...get(ldb), ...mul, ...add, ...set(bp),
+    ...accs.slice(0, width).flatMap((acc) => [...f32zero, ...splat, ...set(acc)]),
+    ...i32(0), ...set(k),
+    ...loop(lt(k, kb), [
+      ...get(ap), ...get(k), ...add, ...vload, ...set(av),
+      ...accs.slice(0, width).flatMap((acc, j) => [
+        ...get(acc), ...get(av),
+        ...get(bp), ...get(k), ...add, ...(j ? [...get(ldb), ...i32(j), ...mul, ...add] : []), ...vload,
+        ...vmul, ...vadd, ...set(acc),
+      ]),
+      ...inc(k, i32(16)),
+    ]),
+    ...get(c), ...get(m), ...get(ldc), ...mul, ...add, ...get(n), ...i32(2), 0x74, ...add, ...set(cp),
+    ...accs.slice(0, width).flatMap((acc, j) => [
+      ...get(cp), ...get(cp), 0x2a, 2, 4 * j, ...hsum(acc), ...f32add, 0x38, 2, 4 * j,
+    ]),
+    ...inc(n, i32(width)),
+  ];
   const body = [
     ...get(K), ...i32(2), 0x74, ...set(kb),
     ...i32(0), ...set(m),
     ...loop(lt(m, M), [
       ...get(a), ...get(m), ...get(lda), ...mul, ...add, ...set(ap),
       ...i32(0), ...set(n),
-      ...loop(lt(n, N), [
-        ...get(b), ...get(n), ...get(ldb), ...mul, ...add, ...set(bp),
-        ...f32zero, ...splat, ...set(acc),
-        ...i32(0), ...set(k),
-        ...loop(lt(k, kb), [
-          ...get(acc),
-          ...get(ap), ...get(k), ...add, ...vload,
-          ...get(bp), ...get(k), ...add, ...vload,
-          ...vmul, ...vadd, ...set(acc),
-          ...inc(k, i32(16)),
-        ]),
-        ...get(c), ...get(m), ...get(ldc), ...mul, ...add, ...get(n), ...i32(2), 0x74, ...add, ...set(cp),
-        ...get(cp),
-        ...get(cp), ...f32load,
-        ...get(acc), ...lane(0), ...get(acc), ...lane(1), ...f32add,
-        ...get(acc), ...lane(2), ...get(acc), ...lane(3), ...f32add, ...f32add,
-        ...f32add,
-        0x38, 2, 0, // f32.store
-        ...inc(n, i32(1)),
-      ]),
+      ...loop([...get(n), ...i32(4), ...add, ...get(N), ...gtS], cols(4)),
+      ...loop(lt(n, N), cols(1)),
       ...inc(m, i32(1)),
     ]),
   ];
-  return { locals: [[7, I32], [1, V128]], body };
+  return { locals: [[7, I32], [5, V128]], body };
 }
 
 // act: params 0 x, 1 y, 2 n, 3 s (f32).
