@@ -8,6 +8,7 @@
 
 import { ApiError, authHeaders, paths, url } from "./api.js";
 import { evaluateAndDescribe } from "./browser_eval.js";
+import { fastStepSeconds, fitFast, kernelChoice } from "./fast_fit.js";
 
 let tfReady = null;
 
@@ -115,10 +116,14 @@ export async function estimateSeconds(history, params) {
   const x = tf.tensor3d(data.xs.slice(0, bs));
   const y = tf.tensor2d(data.ys.slice(0, bs), [bs, 1]);
   try {
-    await model.trainOnBatch(x, y);
-    const t0 = performance.now();
-    await model.trainOnBatch(x, y);
-    const perBatch = (performance.now() - t0) / 1000;
+    let perBatch;
+    if (kernelChoice() === "fast") perBatch = fastStepSeconds(model, data, params);
+    else {
+      await model.trainOnBatch(x, y);
+      const t0 = performance.now();
+      await model.trainOnBatch(x, y);
+      perBatch = (performance.now() - t0) / 1000;
+    }
     const batches = Math.ceil(data.nTrain / params.batchSize);
     return { seconds: perBatch * batches * params.epochs, backend: tf.getBackend(), windows: data.nTrain };
   } finally {
@@ -155,13 +160,7 @@ export async function trainInBrowser({ coin, history, params, preset, name, user
   const yv = tf.tensor2d(data.ys.slice(data.nTrain, valEnd), [data.nVal, 1]);
   const t0 = performance.now();
   try {
-    const fit = await model.fit(x, y, {
-      epochs: params.epochs,
-      batchSize: params.batchSize,
-      shuffle: true,
-      validationData: [xv, yv],
-      callbacks: {
-        onEpochEnd: async (epoch, logs) => {
+    const onEpochEnd = async (epoch, logs) => {
           const elapsed = (performance.now() - t0) / 1000;
           const done = epoch + 1;
           onEpoch({
@@ -174,9 +173,17 @@ export async function trainInBrowser({ coin, history, params, preset, name, user
           });
           if (cancel.cancelled) model.stopTraining = true;
           await tf.nextFrame();
-        },
-      },
-    });
+        };
+    // The fused kernel by default (fast_fit.js); TF.js's own fit with ?kernel=tfjs.
+    const fit = kernelChoice() === "fast"
+      ? await fitFast(tf, model, data, params, onEpochEnd)
+      : await model.fit(x, y, {
+          epochs: params.epochs,
+          batchSize: params.batchSize,
+          shuffle: true,
+          validationData: [xv, yv],
+          callbacks: { onEpochEnd },
+        });
     if (cancel.cancelled) {
       throw new ApiError("TrainingCancelledError", "Training was cancelled; nothing was saved.");
     }
