@@ -29,6 +29,7 @@ FORWARD_TOL = 1e-5
 STEP_TOL = 1e-6
 
 
+@pytest.mark.slow
 def test_kernel_matches_tfjs_forward_and_adam_in_node(tmp_path: Path) -> None:
     """Real @tensorflow/tfjs (cpu backend) on the same random weights and batches."""
     node = shutil.which("node")
@@ -64,11 +65,13 @@ _PAGE = """async () => {
   const model = bt.buildPaperModel(tf, T, U, 1e-3);
   const rand = tf.randomUniform([N, T, 2], 0, 1, 'float32', 3);
   const xs = rand.dataSync().slice();
-  model.setWeights(model.getWeights().map((w, k) => tf.randomUniform(w.shape, -0.4, 0.4, 'float32', 20 + k)));
+  model.setWeights(model.getWeights().map(
+    (w, k) => tf.randomUniform(w.shape, -0.4, 0.4, 'float32', 20 + k)));
   const ref = model.predict(rand).dataSync();
   const forward = {};
   for (const kind of ['wasm', 'js']) {
-    const f = new lf.FastLstm({window: T, features: 2, units: U, batchSize: 32, lr: 1e-3}, lg.createGemm(kind));
+    const shape = {window: T, features: 2, units: U, batchSize: 32, lr: 1e-3};
+    const f = new lf.FastLstm(shape, lg.createGemm(kind));
     f.setWeights(model.getWeights().map((w) => w.dataSync()));
     const p = f.predict(xs, N);
     forward[f.gemm.kind] = Math.max(...Array.from(p, (v, i) => Math.abs(v - ref[i])));
