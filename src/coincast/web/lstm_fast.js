@@ -41,7 +41,7 @@ export class FastLstm {
     this.nParams = n;
     // params, grads, Adam moments and all activations live in one arena: the gemm reads
     // and writes them in place (a WebAssembly memory when it has one).
-    const need = 4 * n + B * T * F + B + 3 * T * B * G + 3 * (T + 1) * B * U + 2 * B * U + 2 * B;
+    const need = 4 * n + B * T * F + B + 3 * T * B * G + 3 * (T + 1) * B * U + 3 * B * U + 2 * B;
     const arena = this.gemm.arena(need);
     let at = 0;
     const take = (len) => {
@@ -72,6 +72,7 @@ export class FastLstm {
     this.tc = take((T + 1) * B * U); // tanh(c_t)
     this.dh = take(B * U);
     this.dc = take(B * U);
+    this.dc2 = take(B * U);
     this.yhat = take(B);
     this.dy = take(B);
     this.step = 0;
@@ -117,23 +118,7 @@ export class FastLstm {
       // z_t += x_t · W ; z_t += h_{t-1} · U
       gemm.nn(xb, t * nb * F, F, W, 0, z, zt, nb, F, G);
       gemm.nn(hs, t * BU, U, Ur, 0, z, zt, nb, U, G);
-      // acts = σ(z) everywhere, then tanh over each row's candidate block (2U … 3U).
-      gemm.act(z, zt, acts, zt, nb * G, 1);
-      for (let b = 0; b < nb; b += 1) gemm.act(z, zt + b * G + 2 * U, acts, zt + b * G + 2 * U, U, 2);
-      const hp = t * BU;
-      const hn = (t + 1) * BU;
-      for (let b = 0; b < nb; b += 1) {
-        const zb = zt + b * G;
-        for (let u = 0; u < U; u += 1) {
-          const k = b * U + u;
-          cs[hn + k] = acts[zb + U + u] * cs[hp + k] + acts[zb + u] * acts[zb + 2 * U + u];
-        }
-      }
-      gemm.act(cs, hn, tc, hn, BU, 2);
-      for (let b = 0; b < nb; b += 1) {
-        const zb = zt + b * G + 3 * U;
-        for (let u = 0; u < U; u += 1) hs[hn + b * U + u] = acts[zb + u] * tc[hn + b * U + u];
-      }
+      gemm.cell(z, zt, acts, zt, cs, t * BU, (t + 1) * BU, tc, (t + 1) * BU, hs, (t + 1) * BU, nb, U);
     }
     const hT = T * BU;
     for (let b = 0; b < nb; b += 1) {
@@ -146,7 +131,7 @@ export class FastLstm {
 
   // Gradients of the batch's mean squared error into this.grads; returns the loss.
   backward(nb) {
-    const { T, F, U, G, xb, yb, yhat, dy, acts, dz, hs, cs, tc, dh, dc, Ur, Wd, gemm } = this;
+    const { T, F, U, G, xb, yb, yhat, dy, acts, dz, hs, cs, tc, dh, dc, dc2, Ur, Wd, gemm } = this;
     const { gW, gU, gb, gWd } = this;
     const BU = nb * U;
     this.grads.fill(0);
@@ -171,24 +156,10 @@ export class FastLstm {
       const zt = t * nb * G;
       const hp = t * BU;
       const hn = (t + 1) * BU;
-      for (let b = 0; b < nb; b += 1) {
-        const zb = zt + b * G;
-        for (let u = 0; u < U; u += 1) {
-          const k = b * U + u;
-          const ig = acts[zb + u];
-          const fg = acts[zb + U + u];
-          const gg = acts[zb + 2 * U + u];
-          const og = acts[zb + 3 * U + u];
-          const th = tc[hn + k];
-          const dhk = dh[k];
-          const dck = dc[k] + dhk * og * (1 - th * th);
-          dz[zb + u] = dck * gg * ig * (1 - ig);
-          dz[zb + U + u] = dck * cs[hp + k] * fg * (1 - fg);
-          dz[zb + 2 * U + u] = dck * ig * (1 - gg * gg);
-          dz[zb + 3 * U + u] = dhk * th * og * (1 - og);
-          dc[k] = dck * fg;
-        }
-      }
+      // dc ping-pongs between two buffers: the kernel never writes what it reads.
+      const dci = (T - 1 - t) % 2 === 0 ? dc : dc2;
+      const dco = dci === dc ? dc2 : dc;
+      gemm.bcell(acts, zt, tc, hn, cs, hp, dh, dci, dco, dz, zt, nb, U);
       // dh_{t-1} = dz_t · Uᵀ (h_{-1} is a constant: no need at t = 0)
       if (t > 0) {
         dh.fill(0, 0, BU);

@@ -4,22 +4,67 @@
 //   nn: C[M,N] += A[M,K] · B[K,N]        (A rows lda apart)
 //   nt: C[M,N] += A[M,K] · B[N,K]ᵀ       (A rows lda apart)
 //   tn: C[M,N] += A[R,M]ᵀ · B[R,N]       (A rows lda apart)
-// and the activations: act(X, xo, Y, yo, n, s): Y = s·σ(s·X) - (s - 1), the sigmoid for
-// s = 1 and tanh for s = 2 (X and Y distinct arrays).
+// and the element-wise rest of an LSTM step, forward (cell) and backward (bcell), as
+// lstm_wasm.js describes them; every array written differs from every array read.
 // The JS loops are unrolled by four so each C element is loaded and stored once per four
 // multiply-adds; V8 keeps the sums in double precision.
 
 import { gemmModule } from "./lstm_wasm.js";
 
-function jsAct(X, xo, Y, yo, n, s) {
-  for (let i = 0; i < n; i += 1) Y[yo + i] = s / (1 + Math.exp(-s * X[xo + i])) - (s - 1);
+const sigmoid = (z) => 1 / (1 + Math.exp(-z));
+const tanh = (z) => 2 / (1 + Math.exp(-2 * z)) - 1; // one exp: V8's Math.tanh is slower
+
+function jsCell(z, zo, a, ao, cs, cpo, cno, tc, tco, hs, ho, nb, U) {
+  for (let b = 0; b < nb; b += 1) {
+    const zr = zo + 4 * U * b;
+    const ar = ao + 4 * U * b;
+    for (let u = 0; u < U; u += 1) {
+      const ig = sigmoid(z[zr + u]);
+      const fg = sigmoid(z[zr + U + u]);
+      const gg = tanh(z[zr + 2 * U + u]);
+      const og = sigmoid(z[zr + 3 * U + u]);
+      a[ar + u] = ig;
+      a[ar + U + u] = fg;
+      a[ar + 2 * U + u] = gg;
+      a[ar + 3 * U + u] = og;
+      const k = b * U + u;
+      const c = fg * cs[cpo + k] + ig * gg;
+      cs[cno + k] = c;
+      const th = tanh(c);
+      tc[tco + k] = th;
+      hs[ho + k] = og * th;
+    }
+  }
+}
+
+function jsBcell(a, ao, tc, tco, cs, cpo, dh, dci, dco, dz, dzo, nb, U) {
+  for (let b = 0; b < nb; b += 1) {
+    const ar = ao + 4 * U * b;
+    const zr = dzo + 4 * U * b;
+    for (let u = 0; u < U; u += 1) {
+      const k = b * U + u;
+      const ig = a[ar + u];
+      const fg = a[ar + U + u];
+      const gg = a[ar + 2 * U + u];
+      const og = a[ar + 3 * U + u];
+      const th = tc[tco + k];
+      const dhk = dh[k];
+      const dc = dci[k] + dhk * og * (1 - th * th);
+      dz[zr + u] = dc * gg * ig * (1 - ig);
+      dz[zr + U + u] = dc * cs[cpo + k] * fg * (1 - fg);
+      dz[zr + 2 * U + u] = dc * ig * (1 - gg * gg);
+      dz[zr + 3 * U + u] = dhk * th * og * (1 - og);
+      dco[k] = dc * fg;
+    }
+  }
 }
 
 export function jsGemm() {
   return {
     kind: "js",
     arena: (n) => new Float32Array(n),
-    act: jsAct,
+    cell: jsCell,
+    bcell: jsBcell,
     nn(A, ao, lda, B, bo, C, co, M, K, N) {
       for (let m = 0; m < M; m += 1) {
         const a = ao + m * lda;
@@ -120,9 +165,13 @@ export function wasmGemm() {
     nt(A, ao, lda, B, bo, C, co, M, K, N) {
       fns.dot(at(A, ao), 4 * lda, at(B, bo), 4 * K, at(C, co), 4 * N, M, N, K);
     },
-    act(X, xo, Y, yo, n, s) {
-      if (n < 4) jsAct(X, xo, Y, yo, n, s);
-      else fns.act(at(X, xo), at(Y, yo), n, s);
+    cell(z, zo, a, ao, cs, cpo, cno, tc, tco, hs, ho, nb, U) {
+      if (U < 4) jsCell(z, zo, a, ao, cs, cpo, cno, tc, tco, hs, ho, nb, U);
+      else fns.cell(at(z, zo), at(a, ao), at(cs, cpo), at(cs, cno), at(tc, tco), at(hs, ho), nb, U);
+    },
+    bcell(a, ao, tc, tco, cs, cpo, dh, dci, dco, dz, dzo, nb, U) {
+      if (U < 4) jsBcell(a, ao, tc, tco, cs, cpo, dh, dci, dco, dz, dzo, nb, U);
+      else fns.bcell(at(a, ao), at(tc, tco), at(cs, cpo), at(dh, 0), at(dci, 0), at(dco, 0), at(dz, dzo), nb, U);
     },
     tn(A, ao, lda, B, bo, C, co, R, M, N) {
       fns.axpy(at(A, ao), 4, 4 * lda, at(B, bo), 4 * N, at(C, co), 4 * N, M, R, N);

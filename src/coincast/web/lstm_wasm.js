@@ -9,10 +9,9 @@
 //     Aᵀ·B (sam = 4, sak = row); k runs in blocks of four, m inside, so the C rows stay in
 //     cache while four B rows stream; N a multiple of 4.
 //   dot(a, lda, b, ldb, c, ldc, M, N, K): C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
-//   act(x, y, n, s):  y[i] = s / (1 + exp(-s·x[i])) - (s - 1) for i < n: the sigmoid (s = 1)
-//     and tanh (s = 2: 2σ(2x) - 1); exp by Cephes's expf (range reduction by ln 2, a
-//     degree-5 polynomial, 2^k from the exponent bits), within 2 float32 ulps; n ≥ 4, the
-//     last partial quad recomputed from n - 4 (so x and y must not overlap).
+//   cell / bcell: the element-wise rest of a step forward and backward (below), with
+//     sigmoid and tanh by Cephes's expf (range reduction by ln 2, a degree-5 polynomial,
+//     2^k from the exponent bits), within 2 float32 ulps.
 // Sums are float32, as in TF.js's own kernels.
 
 const I32 = 0x7f;
@@ -169,46 +168,103 @@ function dot() {
   return { locals: [[7, I32], [5, V128]], body };
 }
 
-// act: params 0 x, 1 y, 2 n, 3 s (f32).
-function act() {
-  const [x, y, n, sc] = [0, 1, 2, 3];
-  const [i, nb] = [4, 5];
-  const [v, k, r, p, sv, sm] = [6, 7, 8, 9, 10, 11];
-  const poly = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-  // y[off] ← f(x[off]) for one quad at byte offset off (code leaving it).
-  const apply = (off) => [
-    ...get(y), ...off, ...add,
-    ...get(sv),
-    ...get(x), ...off, ...add, ...vload, ...get(sv), ...vmul, ...f4(-1), ...vmul,
-    ...f4(-87.3), ...vmax, ...f4(88.3), ...vmin, ...tee(v),
+// Code leaving f32x4 x → code leaving s / (1 + exp(-s·x)) - (s - 1): the sigmoid (s = 1)
+// or tanh (s = 2). tmp: four v128 scratch locals.
+const EXP_POLY = [1.987569150e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
+function activation(x, s, [v, k, r, p]) {
+  return [
+    ...x, ...f4(-s), ...vmul, ...f4(-87.3), ...vmax, ...f4(88.3), ...vmin, ...tee(v),
     ...f4(Math.LOG2E), ...vmul, ...vnearest, ...set(k),
     ...get(v), ...get(k), ...f4(0.693359375), ...vmul, ...vsub, ...get(k), ...f4(-2.12194440e-4), ...vmul, ...vsub,
     ...set(r),
-    ...f4(poly[0]),
-    ...poly.slice(1).flatMap((c) => [...get(r), ...vmul, ...f4(c), ...vadd]),
+    ...f4(EXP_POLY[0]),
+    ...EXP_POLY.slice(1).flatMap((c) => [...get(r), ...vmul, ...f4(c), ...vadd]),
     ...get(r), ...vmul, ...get(r), ...vmul, ...get(r), ...vadd, ...f4(1), ...vadd, ...set(p),
     ...get(k), ...itrunc, ...i4(127), ...iadd, ...i32(23), ...ishl, ...get(p), ...vmul, // exp(-s·x)
-    ...f4(1), ...vadd, ...vdiv, ...get(sm), ...vsub, // s / (1 + e) - (s - 1)
+    ...f4(1), ...vadd, ...set(p), ...f4(s), ...get(p), ...vdiv, ...(s === 2 ? [...f4(1), ...vsub] : []),
+  ];
+}
+
+// Row by row (nb rows, U units, quads of units; a last partial quad is recomputed from
+// U - 4, so every array written must differ from every array read). Pointers advance by
+// a row each: z/a/dz rows are 4U floats (gates i, f, g, o), the others U.
+function rows(ptrs, U, nb, quad) {
+  const [b, q, qb, u4] = ptrs.slice(-4);
+  const fields = ptrs.slice(0, -4);
+  return [
+    ...get(U), ...i32(2), 0x74, ...set(u4),
+    ...get(U), ...i32(-4), 0x71, ...i32(2), 0x74, ...set(qb),
+    ...i32(0), ...set(b),
+    ...loop(lt(b, nb), [
+      ...i32(0), ...set(q),
+      ...loop(lt(q, qb), [...quad(get(q)), ...inc(q, i32(16))]),
+      ...get(U), ...i32(3), 0x71, 0x04, 0x40, ...quad([...get(u4), ...i32(16), 0x6b]), 0x0b,
+      ...fields.flatMap(([ptr, wide]) => inc(ptr, wide ? [...get(u4), ...i32(2), 0x74] : get(u4))),
+      ...inc(b, i32(1)),
+    ]),
+  ];
+}
+
+// cell: params 0 z, 1 a, 2 cp, 3 cn, 4 tc, 5 h, 6 nb, 7 U. The LSTM step after the
+// products: a = (σ(z_i), σ(z_f), tanh(z_g), σ(z_o)); cn = f·cp + i·g; tc = tanh(cn);
+// h = o·tc.
+function cell() {
+  const [z, a, cp, cn, tc, h, nb, U] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [b, q, qb, u4] = [8, 9, 10, 11];
+  const [vi, vf, vg, vo, vc] = [12, 13, 14, 15, 16];
+  const tmp = [17, 18, 19, 20];
+  const at = (ptr, gate, off) => [...get(ptr), ...off, ...add, ...Array(gate).fill([...get(u4), ...add]).flat()];
+  const quad = (off) => [
+    ...[vi, vf, vg, vo].flatMap((vx, gate) => [
+      ...at(a, gate, off),
+      ...activation([...at(z, gate, off), ...vload], gate === 2 ? 2 : 1, tmp), ...tee(vx),
+      ...vstore,
+    ]),
+    ...at(cn, 0, off), ...get(vf), ...at(cp, 0, off), ...vload, ...vmul, ...get(vi), ...get(vg), ...vmul, ...vadd,
+    ...tee(vc), ...vstore,
+    ...at(h, 0, off), ...get(vo),
+    ...at(tc, 0, off), ...activation(get(vc), 2, tmp), ...tee(vc), ...vstore,
+    ...get(vc), ...vmul, ...vstore,
+  ];
+  const body = rows([[z, true], [a, true], [cp], [cn], [tc], [h], b, q, qb, u4], U, nb, quad);
+  return { locals: [[4, I32], [9, V128]], body };
+}
+
+// bcell: params 0 a, 1 tc, 2 cp, 3 dh, 4 dci, 5 dco, 6 dz, 7 nb, 8 U. The step backwards:
+// dc = dci + dh·o·(1 - tc²); dz = (dc·g·i(1-i), dc·cp·f(1-f), dc·i·(1-g²), dh·tc·o(1-o));
+// dco = dc·f.
+function bcell() {
+  const [a, tc, cp, dh, dci, dco, dz, nb, U] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [b, q, qb, u4] = [9, 10, 11, 12];
+  const [vi, vf, vg, vo, vt, vh, vc] = [13, 14, 15, 16, 17, 18, 19];
+  const at = (ptr, gate, off) => [...get(ptr), ...off, ...add, ...Array(gate).fill([...get(u4), ...add]).flat()];
+  const oneMinus = (x) => [...f4(1), ...x, ...vsub];
+  const quad = (off) => [
+    ...[vi, vf, vg, vo].flatMap((vx, gate) => [...at(a, gate, off), ...vload, ...set(vx)]),
+    ...at(tc, 0, off), ...vload, ...set(vt),
+    ...at(dh, 0, off), ...vload, ...set(vh),
+    ...at(dci, 0, off), ...vload,
+    ...get(vh), ...get(vo), ...vmul, ...oneMinus([...get(vt), ...get(vt), ...vmul]), ...vmul, ...vadd, ...set(vc),
+    ...at(dz, 0, off), ...get(vc), ...get(vg), ...vmul, ...get(vi), ...vmul, ...oneMinus(get(vi)), ...vmul, ...vstore,
+    ...at(dz, 1, off), ...get(vc), ...at(cp, 0, off), ...vload, ...vmul, ...get(vf), ...vmul,
+    ...oneMinus(get(vf)), ...vmul, ...vstore,
+    ...at(dz, 2, off), ...get(vc), ...get(vi), ...vmul, ...oneMinus([...get(vg), ...get(vg), ...vmul]), ...vmul,
     ...vstore,
+    ...at(dz, 3, off), ...get(vh), ...get(vt), ...vmul, ...get(vo), ...vmul, ...oneMinus(get(vo)), ...vmul, ...vstore,
+    ...at(dco, 0, off), ...get(vc), ...get(vf), ...vmul, ...vstore,
   ];
-  const body = [
-    ...get(sc), ...splat, ...set(sv),
-    ...get(sc), 0x43, ...new Uint8Array(new Float32Array([1]).buffer), 0x93, ...splat, ...set(sm), // s - 1
-    ...get(n), ...i32(-4), 0x71, ...i32(2), 0x74, ...set(nb), // bytes in whole quads
-    ...i32(0), ...set(i),
-    ...loop(lt(i, nb), [...apply(get(i)), ...inc(i, i32(16))]),
-    ...get(n), ...i32(3), 0x71, 0x04, 0x40, ...apply([...get(n), ...i32(4), 0x6b, ...i32(2), 0x74]), 0x0b,
-  ];
-  return { locals: [[2, I32], [6, V128]], body };
+  const body = rows([[a, true], [tc], [cp], [dh], [dci], [dco], [dz, true], b, q, qb, u4], U, nb, quad);
+  return { locals: [[4, I32], [7, V128]], body };
 }
 
 export function gemmModule() {
   const fns = [
     { name: "axpy", params: 10, ...axpy() },
     { name: "dot", params: 9, ...dot() },
-    { name: "act", params: 3, f32: 1, ...act() },
+    { name: "cell", params: 8, ...cell() },
+    { name: "bcell", params: 9, ...bcell() },
   ];
-  const types = fns.map((f) => [0x60, ...vec([...Array(f.params).fill([I32]), ...Array(f.f32 || 0).fill([0x7d])]), 0]);
+  const types = fns.map((f) => [0x60, ...vec(Array(f.params).fill([I32])), 0]);
   const code = fns.map((f) => {
     const bytes = [...vec(f.locals.map(([count, t]) => [...uleb(count), t])), ...f.body, 0x0b];
     return [...uleb(bytes.length), ...bytes];
