@@ -1,11 +1,12 @@
 """The fused browser kernel (web/lstm_fast.js) against TF.js, its reference.
 
 Tolerances: the forward pass to 1e-5 (the issue's bound; measured ≈2e-7: the kernel's
-float32 sums and SIMD sigmoid/tanh differ from TF.js's only in rounding). One Adam step
-to 1e-6 absolute on every weight: Adam's first step moves each weight by ≈ lr = 1e-3
-(m̂/√v̂ ≈ ±1), so 1e-6 is a thousandth of the step, yet a few float32 ulps of weights
-near 0.4 (ulp 3e-8) plus gradients that differ in their last bits. Three epochs to 1e-5
-(rounding compounds through 9 steps).
+float32 sums and SIMD sigmoid/tanh differ from TF.js's only in rounding). Gradients to
+1e-4 of each weight's largest gradient (measured ≈1e-6). One Adam step to 2e-6 absolute
+on every weight (measured up to 8e-7): the first step is lr·g/(|g| + ε) with ε = 1e-7,
+whose slope ε/(|g| + ε)² is ≈10⁶ for gradients near ε, so rounding noise of 1e-10 in such
+a gradient moves its weight by a few 1e-7; 2e-6 is still a five-hundredth of the step
+(lr = 1e-3). Three epochs to 1e-5 on the weights and 1e-5 relative on the losses.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from coincast.store.tfjs.read import from_tfjs
 ROOT = Path(__file__).resolve().parents[2]
 NODE_CHECK = ROOT / "tests" / "tfjs" / "lstm_fast.mjs"
 FORWARD_TOL = 1e-5
-STEP_TOL = 1e-6
+STEP_TOL = 2e-6
+GRAD_TOL = 1e-4
 
 
 @pytest.mark.slow
@@ -41,15 +43,15 @@ def test_kernel_matches_tfjs_forward_and_adam_in_node(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(out.read_text())
+    assert got["kernels"] == ["wasm-simd", "js"]
     assert got["forward"] < FORWARD_TOL
     assert got["step"]["loss"] < 1e-6
+    assert len(got["step"]["grads"]) == 5 and max(got["step"]["grads"]) < GRAD_TOL
     assert got["step"]["weights"] < STEP_TOL
-    # Each weight's update, relative to that weight's largest update: the same direction
-    # and size, not merely small weights that barely moved.
-    assert max(got["step"]["update"]) < 1e-3
     epochs = got["epochs"]
     np.testing.assert_allclose(epochs["fast"], epochs["tfjs"], rtol=1e-5)
-    assert epochs["weights"] < 1e-5
+    np.testing.assert_allclose(epochs["js"], epochs["tfjs"], rtol=1e-5)
+    assert epochs["weights"] < 1e-5 and epochs["jsWeights"] < 1e-5
 
 
 # In the page: TF.js on its WASM backend as the reference; the kernel's WebAssembly SIMD

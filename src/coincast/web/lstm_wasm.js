@@ -7,7 +7,7 @@
 //   axpy(a, sam, sak, b, ldb, c, ldc, M, K, N): C[m, 0:N] += Σ_k A(m, k) · B[k, 0:N]
 //     with A(m, k) at a + m·sam + k·sak, so it serves both A·B (sam = row, sak = 4) and
 //     Aᵀ·B (sam = 4, sak = row); k runs in blocks of four, m inside, so the C rows stay in
-//     cache while four B rows stream; N a multiple of 4.
+//     cache while four B rows stream, two C rows per load of them; N a multiple of 4.
 //   dot(a, lda, b, ldb, c, ldc, M, N, K): C[m, n] += Σ_k A[m, k] · B[n, k]; K a multiple of 4.
 //   cell / bcell: the element-wise rest of a step forward and backward (below), with
 //     sigmoid and tanh by Cephes's expf (range reduction by ln 2, a degree-5 polynomial,
@@ -75,29 +75,30 @@ const inc = (i, by) => [...get(i), ...by, ...add, ...set(i)];
 const loop = (stop, body) => [0x02, 0x40, 0x03, 0x40, ...stop, 0x0d, 1, ...body, 0x0c, 0, 0x0b, 0x0b];
 const lt = (i, n) => [...get(i), ...get(n), ...geS]; // leave when i >= n
 
-// axpy: params 0 a, 1 sam, 2 sak, 3 b, 4 ldb, 5 c, 6 ldc, 7 M, 8 K, 9 N.
+// axpy: params 0 a, 1 sam, 2 sak, 3 b, 4 ldb, 5 c, 6 ldc, 7 M, 8 K, 9 N. Rows of C in
+// pairs share each load of B's four rows.
 function axpy() {
   const [a, sam, sak, b, ldb, c, ldc, M, K, N] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [k, m, n, nb, ap, b0, b1, b2, b3, cp] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
-  const [x0, x1, x2, x3] = [20, 21, 22, 23];
+  const [k, m, n, nb, ap, b0, b1, b2, b3, cp, cq] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
+  const xs = [21, 22, 23, 24];
+  const ys = [25, 26, 27, 28];
+  const bq = [29, 30, 31, 32];
+  const bs = [b0, b1, b2, b3];
   const aAt = [...get(a), ...get(m), ...get(sam), ...mul, ...add, ...get(k), ...get(sak), ...mul, ...add, ...set(ap)];
   const bAt = [...get(b), ...get(k), ...get(ldb), ...mul, ...add, ...set(b0)];
   const cAt = [...get(c), ...get(m), ...get(ldc), ...mul, ...add, ...set(cp)];
   const splatA = (x) => [...get(ap), ...f32load, ...splat, ...set(x), ...inc(ap, get(sak))];
-  const term = (bi, x) => [...get(bi), ...get(n), ...add, ...vload, ...get(x), ...vmul, ...vadd];
-  const cn = [...get(cp), ...get(n), ...add];
-  const quad = loop(lt(n, nb), [
-    ...cn,
-    ...cn,
-    ...vload,
-    ...term(b0, x0),
-    ...term(b1, x1),
-    ...term(b2, x2),
-    ...term(b3, x3),
+  const at = (ptr) => [...get(ptr), ...get(n), ...add];
+  // C[row at ptr, n:n+4] += Σ_j weights[j] · bq[j]
+  const update = (ptr, weights, width) => [
+    ...at(ptr), ...at(ptr), ...vload,
+    ...weights.slice(0, width).flatMap((w, j) => [...get(bq[j]), ...get(w), ...vmul, ...vadd]),
     ...vstore,
-    ...inc(n, i32(16)),
-  ]);
-  const single = loop(lt(n, nb), [...cn, ...cn, ...vload, ...term(b0, x0), ...vstore, ...inc(n, i32(16))]);
+  ];
+  const loadB = (width) => bs.slice(0, width).flatMap((bi, j) => [...at(bi), ...vload, ...set(bq[j])]);
+  const pair = loop(lt(n, nb), [...loadB(4), ...update(cp, xs, 4), ...update(cq, ys, 4), ...inc(n, i32(16))]);
+  const quad = loop(lt(n, nb), [...loadB(4), ...update(cp, xs, 4), ...inc(n, i32(16))]);
+  const single = loop(lt(n, nb), [...loadB(1), ...update(cp, xs, 1), ...inc(n, i32(16))]);
   const body = [
     ...get(N), ...i32(2), 0x74, ...set(nb), // nb = N·4 bytes
     ...i32(0), ...set(k),
@@ -107,8 +108,16 @@ function axpy() {
       ...get(b1), ...get(ldb), ...add, ...set(b2),
       ...get(b2), ...get(ldb), ...add, ...set(b3),
       ...i32(0), ...set(m),
+      ...loop([...get(m), ...i32(2), ...add, ...get(M), ...gtS], [
+        ...aAt, ...xs.flatMap(splatA),
+        ...get(m), ...i32(1), ...add, ...set(m), ...aAt, ...ys.flatMap(splatA),
+        ...get(m), ...i32(1), 0x6b, ...set(m),
+        ...cAt, ...get(cp), ...get(ldc), ...add, ...set(cq),
+        ...i32(0), ...set(n), ...pair,
+        ...inc(m, i32(2)),
+      ]),
       ...loop(lt(m, M), [
-        ...aAt, ...splatA(x0), ...splatA(x1), ...splatA(x2), ...splatA(x3), ...cAt,
+        ...aAt, ...xs.flatMap(splatA), ...cAt,
         ...i32(0), ...set(n), ...quad,
         ...inc(m, i32(1)),
       ]),
@@ -117,11 +126,11 @@ function axpy() {
     ...loop(lt(k, K), [
       ...bAt,
       ...i32(0), ...set(m),
-      ...loop(lt(m, M), [...aAt, ...splatA(x0), ...cAt, ...i32(0), ...set(n), ...single, ...inc(m, i32(1))]),
+      ...loop(lt(m, M), [...aAt, ...splatA(xs[0]), ...cAt, ...i32(0), ...set(n), ...single, ...inc(m, i32(1))]),
       ...inc(k, i32(1)),
     ]),
   ];
-  return { locals: [[10, I32], [4, V128]], body };
+  return { locals: [[11, I32], [12, V128]], body };
 }
 
 // dot: params 0 a, 1 lda, 2 b, 3 ldb, 4 c, 5 ldc, 6 M, 7 N, 8 K. Four columns of C at a
