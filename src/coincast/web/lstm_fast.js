@@ -1,4 +1,4 @@
-// The paper model's training step fused into plain loops over Float32Arrays.
+// The paper model's training step fused into a few loops over one Float32Array arena.
 //
 // TF.js runs an LSTM step as some twenty separate ops, each a dispatch, a tensor and a
 // kernel launch; at this size (batch 32, 50 units, 30 steps) that overhead, not the
@@ -8,10 +8,11 @@
 // model and saved by TF.js's own save path:
 //   kernel [F, 4U], recurrent kernel [U, 4U], bias [4U], gates in the order i, f, c, o
 //   (Keras's), dense kernel [U, 1], dense bias [1].
-// Values are stored as float32; sums run in double precision (JS numbers), so results
-// equal TF.js's to float32 rounding, not bit for bit. The matrix products go through
-// `gemm` (lstm_gemm.js): WebAssembly SIMD when the engine has it, the same loops in JS
-// when not.
+// Values are float32 throughout (the SIMD path also sums in float32; the JS fallback
+// sums in double), so results equal TF.js's to float32 rounding, not bit for bit (the
+// order of the sums differs). The matrix products and the cell's element-wise work go
+// through `gemm` (lstm_gemm.js): WebAssembly SIMD when the engine has it, the same
+// maths in plain JS when not; the dense head, the loss and Adam are plain JS here.
 
 import { createGemm } from "./lstm_gemm.js";
 
