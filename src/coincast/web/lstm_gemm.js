@@ -141,12 +141,20 @@ export function jsGemm() {
   };
 }
 
-// The same three products through lstm_wasm.js's SIMD module, or null where the engine
-// has no WebAssembly SIMD (the JS loops then serve).
+let compiled = null;
+
+// The same operations through lstm_wasm.js's SIMD module, or null where the engine has
+// no WebAssembly SIMD (the JS loops then serve).
 export function wasmGemm() {
   if (typeof WebAssembly === "undefined") return null;
-  const bytes = gemmModule();
-  if (!WebAssembly.validate(bytes)) return null;
+  let module;
+  try {
+    // Compiled once per page (7 kB; synchronous compiling is allowed at this size in
+    // current engines; one that refuses falls back to the JS loops).
+    module = compiled || (compiled = new WebAssembly.Module(gemmModule()));
+  } catch {
+    return null;
+  }
   let fns = null;
   let memory = null;
   const at = (arr, off) => arr.byteOffset + 4 * off;
@@ -155,7 +163,6 @@ export function wasmGemm() {
     // One arena per model: sized once, never grown (growing would detach every view).
     arena(n) {
       memory = new WebAssembly.Memory({ initial: Math.ceil((4 * n + 64) / 65536) });
-      const module = new WebAssembly.Module(bytes);
       fns = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
       return new Float32Array(memory.buffer, 0, n);
     },
