@@ -98,6 +98,9 @@ def uptime() -> str:
 
 
 def main() -> None:
+    if not Path(CHROMIUM).exists():
+        print(f"skipped: {CHROMIUM} not found (install Debian's chromium)")
+        return
     from playwright.sync_api import sync_playwright
 
     handler = functools.partial(_Quiet, directory=str(WEB))
