@@ -15,6 +15,7 @@ exits 1. Nothing else in coincast raises bare exceptions at users.
     │   └── UnknownCoinError            CoinGecko has no such coin id
     ├── DataError                       data we hold is not usable as asked
     │   ├── NoDataError                 nothing stored for a coin
+    │   │   └── NotStoredError          not stored, and CoinGecko unreachable to fetch it
     │   ├── InsufficientHistoryError    too few clean days for the window
     │   └── CsvImportError              a CSV file is malformed (file, line, problem)
     ├── ModelError
@@ -49,6 +50,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelTooLargeError",
     "NoDataError",
+    "NotStoredError",
     "ParameterError",
     "RateLimitedError",
     "SourceUnreachableError",
@@ -102,6 +104,10 @@ class DataError(CoincastError):
 
 class NoDataError(DataError):
     pass
+
+
+class NotStoredError(NoDataError):
+    """Not in the local store, and CoinGecko could not be reached to fetch it."""
 
 
 class InsufficientHistoryError(DataError):

@@ -14,6 +14,7 @@ subclass answers like its parent until it is given a status of its own.
     │   └── UnknownCoinError            404
     ├── DataError                       422
     │   ├── NoDataError                 404
+    │   │   └── NotStoredError          404  (offline: never a 503 for a read)
     │   ├── InsufficientHistoryError    422
     │   └── CsvImportError              422
     ├── ModelError                      422
@@ -50,6 +51,7 @@ STATUS: dict[type[e.CoincastError], int] = {
     e.UnknownCoinError: 404,
     e.DataError: 422,
     e.NoDataError: 404,
+    e.NotStoredError: 404,
     e.InsufficientHistoryError: 422,
     e.CsvImportError: 422,
     e.ModelError: 422,

@@ -72,10 +72,20 @@ class CoinOut(BaseModel):
     total_volume: float | None = None
     market_cap: float | None = None
     price_change_percentage_24h: float | None = None
+    stored: bool = Field(default=False, description="History of this coin is in the store.")
+    last_date: str | None = Field(default=None, description="Last stored day (ISO), if any.")
+    last_price: float | None = Field(default=None, description="Price on last_date.")
+    stablecoin: bool = Field(default=False, description="Pegged to 1 USD (library's rule).")
 
 
 class CoinsOut(BaseModel):
-    coins: list[CoinOut]
+    coins: list[CoinOut] = Field(
+        description="The top list (when known) by volume, then every other stored coin."
+    )
+    top_list_fresh: bool = Field(
+        default=True, description="False when CoinGecko could not be reached for the top list."
+    )
+    notice: str | None = Field(default=None, description="Why the list is partial, if it is.")
     credit: str = CREDIT
 
 
@@ -85,6 +95,10 @@ class HistoryOut(BaseModel):
     price: list[float | None]
     volume: list[float | None]
     market_cap: list[float | None]
+    last_date: str = Field(description="Last stored day (ISO), whatever start/end asked.")
+    age_days: int = Field(description="Days from last_date to today (UTC).")
+    stale: bool = Field(description="age_days > 2: the data misses recent days.")
+    notice: str | None = Field(default=None, description="Says so in words when stale.")
     credit: str = CREDIT
 
 
@@ -161,6 +175,10 @@ class ForecastOut(BaseModel):
     metrics: dict[str, Any] = Field(description="Flat 1-day summary, as VersionOut.summary.")
     evaluation: dict[str, Any] = Field(description="The full stored evaluation.")
     skill_summary: str
+    data_ends: str = Field(description="Last day of the history the forecast starts from.")
+    age_days: int = Field(description="Days from data_ends to today (UTC).")
+    stale: bool = Field(description="age_days > 2: the forecast starts in the past.")
+    notice: str | None = Field(default=None, description="Says so in words when stale.")
     disclaimer: str = DISCLAIMER
     credit: str = CREDIT
 

@@ -16,12 +16,12 @@ Coins pegged to other things (EUR, gold) are not USD-stable: their USD price mov
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import pandas as pd
 
-from coincast.data.coingecko.client import MarketCoin
-
-__all__ = ["STABLECOIN_HINTS", "looks_pegged", "market_row_pegged", "is_stablecoin"]
+__all__ = ["PriceRow", "STABLECOIN_HINTS", "looks_pegged", "market_row_pegged", "is_stablecoin"]
 
 STABLECOIN_HINTS = frozenset(
     {
@@ -39,6 +39,18 @@ STABLECOIN_HINTS = frozenset(
         "gemini-dollar",
     }
 )
+
+
+class PriceRow(Protocol):
+    """What the market-row rule reads: a ``MarketCoin`` or a stored coin row."""
+
+    @property
+    def current_price(self) -> float | None: ...
+    @property
+    def high_24h(self) -> float | None: ...
+    @property
+    def low_24h(self) -> float | None: ...
+
 
 WINDOW_DAYS = 30
 MEDIAN_TOLERANCE = 0.01
@@ -65,7 +77,7 @@ def looks_pegged(prices: pd.Series, *, window: int = WINDOW_DAYS) -> bool:
     )
 
 
-def market_row_pegged(coin: MarketCoin) -> bool:
+def market_row_pegged(coin: PriceRow) -> bool:
     """True if the market row's price, 24 h high and 24 h low are all near 1 USD."""
     values = (coin.current_price, coin.high_24h, coin.low_24h)
     if any(v is None for v in values):
@@ -74,7 +86,7 @@ def market_row_pegged(coin: MarketCoin) -> bool:
 
 
 def is_stablecoin(
-    coin_id: str, *, prices: pd.Series | None = None, market: MarketCoin | None = None
+    coin_id: str, *, prices: pd.Series | None = None, market: PriceRow | None = None
 ) -> bool:
     """Decide from the strongest evidence at hand: history, then market row, then hints."""
     if prices is not None and pd.to_numeric(prices, errors="coerce").notna().sum() >= MIN_DAYS:

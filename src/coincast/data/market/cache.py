@@ -222,6 +222,20 @@ class MarketCache:
             ).scalar_one()
         return as_date(value) if value is not None else None
 
+    def last_prices(self) -> dict[str, tuple[date, float]]:
+        """Each stored coin's last day and its price (the coin list shows them offline)."""
+        last = (
+            select(daily_table.c.coin_id, func.max(daily_table.c.date).label("day"))
+            .group_by(daily_table.c.coin_id)
+            .subquery()
+        )
+        query = select(daily_table.c.coin_id, daily_table.c.date, daily_table.c.price).join(
+            last, (daily_table.c.coin_id == last.c.coin_id) & (daily_table.c.date == last.c.day)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {coin: (as_date(day), float(price)) for coin, day, price in rows}
+
     def summaries(self) -> list[HistorySummary]:
         """One line per coin with stored days (what ``coincast data show`` lists)."""
         query = (

@@ -1,5 +1,10 @@
 """Coins and their daily history, from the store; CoinGecko fills what is missing.
 
+The store comes first: the coin list always holds every coin with stored history (so
+imported CSVs show up offline), and reads work without CoinGecko. When CoinGecko cannot
+be reached a read answers with what is stored and says so; only the explicit refresh
+endpoints answer 503, since there the upstream failure is the answer.
+
 A GET of a coin nobody has fetched yet fetches it once (the page should not need a
 separate "download" step); later updates are explicit ``POST …/refresh`` calls, so
 reads never spend the API quota behind the user's back. One lock per app serialises
@@ -10,13 +15,16 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import date
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from coincast.data.coingecko.stablecoins import WINDOW_DAYS, is_stablecoin
+from coincast.data.freshness import freshness
 from coincast.data.market.cache import CoinRow, MarketCache
-from coincast.errors import NoDataError
+from coincast.errors import DataSourceError, NoDataError, NotStoredError, SourceUnreachableError
+from coincast.server.clock import today
 from coincast.server.deps import CoinPath, SettingsDep, UserDep
 from coincast.server.routes import ERRORS, SOURCE_ERRORS
 from coincast.server.schemas import CoinOut, CoinsOut, HistoryOut, RefreshOut
@@ -52,21 +60,63 @@ def _fetch_top(settings: Settings, cache: MarketCache, limit: int) -> int:
 def list_coins(
     request: Request, _user: UserDep, settings: SettingsDep, limit: Limit = 100
 ) -> CoinsOut:
+    """The top list (fetched once, then stored) plus every stored coin beyond it."""
     cache = MarketCache(settings)
     rows = cache.coins(limit)
+    fresh = True
     if not rows:
         with _lock(request):
             rows = cache.coins(limit)
             if not rows:
-                _fetch_top(settings, cache, max(limit, 100))
+                try:
+                    _fetch_top(settings, cache, max(limit, 100))
+                except DataSourceError:
+                    fresh = False  # offline, rate-limited, down: the stored coins still list
                 rows = cache.coins(limit)
-    return CoinsOut(coins=[_coin_out(r) for r in rows])
+    stored = cache.last_prices()
+    coins = [_coin_out(cache, r, stored) for r in rows]
+    listed = {c.id for c in coins}
+    coins += [_stored_only(cache, coin, stored) for coin in sorted(stored) if coin not in listed]
+    notice = None
+    if not fresh:
+        notice = (
+            f"CoinGecko could not be reached; showing the {len(stored)} coin(s) stored here. "
+            "Import CSVs (`coincast data import FILE --coin ID`) or connect to see the top "
+            "list."
+        )
+    return CoinsOut(coins=coins, top_list_fresh=fresh, notice=notice)
 
 
-def _coin_out(row: CoinRow) -> CoinOut:
+def _recent_prices(cache: MarketCache, coin: str, last: date) -> Any:
+    start = last - timedelta(days=2 * WINDOW_DAYS)
+    return cache.history(coin, start=start)["price"]
+
+
+def _coin_out(cache: MarketCache, row: CoinRow, stored: dict[str, tuple[date, float]]) -> CoinOut:
     """The stored row's public fields; non-finite prices become null (JSON has no NaN)."""
-    values = {name: getattr(row, name) for name in CoinOut.model_fields}
-    return CoinOut(**{k: _num(v) if isinstance(v, float) else v for k, v in values.items()})
+    values = {name: getattr(row, name) for name in CoinOut.model_fields if hasattr(row, name)}
+    out = {k: _num(v) if isinstance(v, float) else v for k, v in values.items()}
+    if row.id in stored:
+        day, price = stored[row.id]
+        prices = _recent_prices(cache, row.id, day)
+        extra = {"stored": True, "last_date": day.isoformat(), "last_price": _num(price)}
+        return CoinOut(**out, **extra, stablecoin=is_stablecoin(row.id, prices=prices))
+    return CoinOut(**out, stablecoin=is_stablecoin(row.id, market=row))
+
+
+def _stored_only(cache: MarketCache, coin: str, stored: dict[str, tuple[date, float]]) -> CoinOut:
+    """A coin known only from its stored days (imported, or fetched outside the top list)."""
+    day, price = stored[coin]
+    return CoinOut(
+        id=coin,
+        symbol="",
+        name=coin,
+        current_price=_num(price),
+        stored=True,
+        last_date=day.isoformat(),
+        last_price=_num(price),
+        stablecoin=is_stablecoin(coin, prices=_recent_prices(cache, coin, day)),
+    )
 
 
 @router.post("/coins/refresh", response_model=RefreshOut)
@@ -102,7 +152,14 @@ def history(
     if cache.last_date(coin) is None:
         with _lock(request):
             if cache.last_date(coin) is None:
-                _refresh(settings, cache, coin)
+                try:
+                    _refresh(settings, cache, coin)
+                except SourceUnreachableError:
+                    raise NotStoredError(
+                        f"'{coin}' is not stored here and CoinGecko cannot be reached to fetch "
+                        f"it. Import it with `coincast data import FILE --coin {coin}`, or "
+                        "connect to the internet and try again."
+                    ) from None
     try:
         frame = cache.history(coin, start, end)
     except NoDataError:
@@ -112,12 +169,18 @@ def history(
                 "import a CSV with `coincast data import FILE --coin ID`."
             ) from None
         raise
+    last = cache.last_date(coin) or frame.index[-1].date()
+    fresh = freshness(last, today(request))
     return HistoryOut(
         coin=coin,
         dates=[d.date().isoformat() for d in frame.index],
         price=[_num(v) for v in frame["price"]],
         volume=[_num(v) for v in frame["volume"]],
         market_cap=[_num(v) for v in frame["market_cap"]],
+        last_date=last.isoformat(),
+        age_days=fresh.age_days,
+        stale=fresh.stale,
+        notice=fresh.notice,
     )
 
 

@@ -17,8 +17,10 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Request
 
+from coincast.data.freshness import freshness
 from coincast.errors import ModelFormatError, NoDataError
 from coincast.json_values import finite
+from coincast.server.clock import today
 from coincast.server.deps import (
     NamePath,
     ReadableModelDep,
@@ -138,12 +140,14 @@ def forecast(
         frame = fc.forecast(body.days, history=history.iloc[-(fc.spec.window + 60) :])
     metrics = info.metrics
     naive = [float(v) for v in frame["naive"]]
+    data_ends = (frame["date"].iloc[0] - _ONE_DAY).date()
+    fresh = freshness(data_ends, today(request))
     return ForecastOut(
         user=info.user,
         name=info.name,
         version=info.version,
         coin=coin,
-        last_date=(frame["date"].iloc[0] - _ONE_DAY).date().isoformat(),
+        last_date=data_ends.isoformat(),
         last_price=naive[0],
         dates=[d.date().isoformat() for d in frame["date"]],
         forecast=[float(v) for v in frame["forecast"]],
@@ -153,4 +157,8 @@ def forecast(
         metrics=metrics_summary(metrics),
         evaluation=metrics,
         skill_summary=skill_sentence(metrics),
+        data_ends=data_ends.isoformat(),
+        age_days=fresh.age_days,
+        stale=fresh.stale,
+        notice=fresh.notice,
     )
