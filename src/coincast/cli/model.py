@@ -320,6 +320,7 @@ def forecast_cmd(
             *(f"{rec[c]:,.2f}" for c in ("forecast", "lower", "upper", "naive")),
         )
     console.print(table)
+    _stale_notice(coin, out)
     if fc.evaluation is not None:
         console.print(fc.evaluation.verdict)
     if plot is not None:
@@ -329,6 +330,18 @@ def forecast_cmd(
         plot_forecast(frame, out, plot, title=f"{coin}: {days}-day forecast")
         console.print(f"Chart written to {plot}")
     console.print(ADVICE)
+
+
+def _stale_notice(coin: str, out: pd.DataFrame) -> None:
+    """The server's stale-data sentence, with the command that fetches the missing days."""
+    from coincast.data.freshness import freshness
+
+    fresh = freshness((pd.Timestamp(out["date"].iloc[0]) - pd.Timedelta(days=1)).date())
+    if fresh.notice:
+        console.print(
+            f"[yellow]{fresh.notice}[/] Run `coincast data fetch {coin}` to add the missing "
+            "days (or import a newer CSV)."
+        )
 
 
 @app.command("backtest")
