@@ -1,0 +1,91 @@
+"""CoinGecko unreachable, two coins imported from CSV: what the API still answers.
+
+Reads work from the store (200, or a 404 that says how to get the coin), the data's age
+is reported against an injected calendar, and only the refresh endpoints answer 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.live_server import LiveServer, serve
+from tests.helpers.offline import import_csvs, offline_settings
+
+TODAY = date(2026, 12, 2)  # bitcoin.csv ends 2024-12-31: 701 days earlier
+
+
+@pytest.fixture
+def offline(daily_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    settings = offline_settings(tmp_path / "data")
+    import_csvs(settings, daily_dir, "bitcoin", "tether")
+    with serve(settings) as server:
+        server.app.state.today = lambda: TODAY
+        yield server
+
+
+def test_the_coin_list_holds_the_imported_coins_and_says_it_is_offline(
+    offline: LiveServer,
+) -> None:
+    with offline.client() as c:
+        r = c.get("/coins")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    coins = {x["id"]: x for x in body["coins"]}
+    assert set(coins) == {"bitcoin", "tether"}
+    assert body["top_list_fresh"] is False
+    assert "CoinGecko could not be reached" in body["notice"]
+    assert "2 coin(s) stored here" in body["notice"]
+    btc = coins["bitcoin"]
+    assert btc["stored"] is True and btc["last_date"] == "2024-12-31"
+    assert btc["last_price"] == pytest.approx(92627.28213113277)
+    assert btc["stablecoin"] is False and coins["tether"]["stablecoin"] is True
+    assert coins["tether"]["last_date"] == "2025-11-20"
+
+
+def test_history_reports_its_age_and_unknown_coins_are_a_404_not_a_503(
+    offline: LiveServer,
+) -> None:
+    with offline.client() as c:
+        h = c.get("/coins/bitcoin/history", params={"start": "2024-01-01", "end": "2024-06-30"})
+        missing = c.get("/coins/ethereum/history")
+        refresh = c.post("/coins/bitcoin/refresh")
+    assert h.status_code == 200, h.text
+    body = h.json()
+    assert body["dates"][-1] == "2024-06-30"  # the window asked for
+    assert body["last_date"] == "2024-12-31"  # the store's last day, whatever the window
+    assert body["age_days"] == 701 and body["stale"] is True
+    assert body["notice"] == "Data ends 2024-12-31, 701 days ago; forecasts start from there."
+    assert missing.status_code == 404, missing.text
+    err = missing.json()["error"]
+    assert err["type"] == "NotStoredError"
+    assert "coincast data import FILE --coin ethereum" in err["message"]
+    assert refresh.status_code == 503  # an explicit refresh is an upstream failure
+    assert refresh.json()["error"]["type"] == "SourceUnreachableError"
+
+
+def test_fresh_data_is_not_flagged(offline: LiveServer) -> None:
+    offline.app.state.today = lambda: date(2025, 1, 2)
+    with offline.client() as c:
+        body = c.get("/coins/bitcoin/history").json()
+    assert (body["age_days"], body["stale"], body["notice"]) == (2, False, None)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_forecast_says_how_old_its_starting_data_is(offline: LiveServer) -> None:
+    from coincast.api import Forecaster, load_history, save
+
+    history = load_history("bitcoin", offline.settings).iloc[-200:]
+    fc = Forecaster("paper", epochs=1, window=10, units=(4,))
+    fc.fit(history, coin="bitcoin")
+    save(fc, offline.app.state.services.registry, "local", "btc")
+    with offline.client() as c:
+        r = c.post("/users/local/models/btc/versions/latest/forecast", json={"days": 3})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["data_ends"] == "2024-12-31" and body["dates"][0] == "2025-01-01"
+    assert (body["age_days"], body["stale"]) == (701, True)
+    assert body["notice"].startswith("Data ends 2024-12-31, 701 days ago")
