@@ -79,6 +79,7 @@ export const paths = {
   presets: () => "presets",
   coins: (limit = 100) => `coins?limit=${limit}`,
   history: (coin) => `coins/${enc(coin)}/history`,
+  refresh: (coin) => `coins/${enc(coin)}/refresh`,
   models: (user) => `users/${enc(user)}/models`,
   model: (user, name) => `users/${enc(user)}/models/${enc(name)}`,
   versions: (user, name) => `users/${enc(user)}/models/${enc(name)}/versions`,

@@ -3,11 +3,13 @@
 
 import { ApiError, getToken, normaliseHistory, paths, request, setToken } from "./api.js";
 import { historyChart, pointsDrawn } from "./charts.js";
+import { initCoins, loadCoins, renderCoins } from "./coins.js";
 import { initForecast } from "./forecast.js";
+import { showFreshness } from "./freshness.js";
 import { initLibrary, loadLibrary } from "./library.js";
 import { state } from "./state.js";
 import { initTraining, onCoinChanged, trainFurther } from "./train.js";
-import { $, clearError, el, fmtCompact, fmtUsd, showError } from "./ui.js";
+import { $, clearError, el, showError } from "./ui.js";
 
 async function whoAmI() {
   const who = $("#who");
@@ -59,48 +61,6 @@ function bindSignIn() {
   $("#banner-close").addEventListener("click", clearError);
 }
 
-function renderCoins() {
-  const q = $("#coin-search").value.trim().toLowerCase();
-  const rows = state.coins.filter(
-    (c) => !q || c.id.includes(q) || c.name.toLowerCase().includes(q) || c.symbol.toLowerCase().includes(q),
-  );
-  const tbody = $("#coin-table tbody");
-  tbody.replaceChildren(
-    ...rows.map((c) =>
-      el(
-        "tr",
-        {
-          dataset: { coin: c.id },
-          class: c.id === state.coin ? "selected" : "",
-          tabindex: "0",
-          onclick: () => selectCoin(c.id),
-          onkeydown: (ev) => ev.key === "Enter" && selectCoin(c.id),
-        },
-        el("td", {}, c.volume_rank ?? c.rank ?? ""),
-        el("td", {}, el("strong", {}, c.name), " ", el("span", { class: "muted" }, c.symbol.toUpperCase())),
-        el("td", { class: "num" }, fmtUsd(c.current_price)),
-        el("td", { class: "num" }, fmtCompact(c.total_volume)),
-      ),
-    ),
-  );
-  $("#coin-status").textContent = rows.length
-    ? `${rows.length} of ${state.coins.length} coins, by 24 h volume.`
-    : `No coin in the top list matches “${q}”; press Enter to load “${q}” by its CoinGecko id.`;
-}
-
-async function loadCoins() {
-  const start = performance.now();
-  try {
-    const body = await request(paths.coins(100));
-    state.coins = Array.isArray(body) ? body : body.coins || [];
-    state.timings.coins = performance.now() - start;
-    renderCoins();
-  } catch (err) {
-    $("#coin-status").textContent = "Could not load the coin list.";
-    showError(err, "Loading coins");
-  }
-}
-
 function drawHistory() {
   if (!state.history) return;
   state.charts.history = historyChart($("#history-chart"), state.history, { log: $("#log-scale").checked });
@@ -124,17 +84,21 @@ export async function selectCoin(id) {
   $("#history").dataset.state = "loading";
   const start = performance.now();
   try {
-    state.history = normaliseHistory(await request(paths.history(id)));
+    const body = await request(paths.history(id));
+    state.history = normaliseHistory(body);
     state.timings.history = performance.now() - start;
     if (!state.history.dates.length) {
       throw new ApiError("NoDataError", `The server holds no history for ${id} yet.`);
     }
     clearError();
     drawHistory();
+    showFreshness($("#history-notice"), body, id);
+    $("#history").dataset.lastDate = body.last_date || "";
     $("#history").dataset.state = "ready";
     onCoinChanged();
   } catch (err) {
     state.history = null;
+    showFreshness($("#history-notice"), null, id);
     $("#history").dataset.state = "error";
     $("#history-chart").replaceChildren(el("p", { class: "empty" }, "No chart: see the message above."));
     showError(err, "Loading history");
@@ -143,7 +107,7 @@ export async function selectCoin(id) {
 
 async function main() {
   bindSignIn();
-  $("#coin-search").addEventListener("input", renderCoins);
+  initCoins();
   // Enter loads the only match, or any CoinGecko id typed in full (coins outside the top 100).
   $("#coin-search").addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter") return;
@@ -156,6 +120,11 @@ async function main() {
   $("#log-scale").addEventListener("change", drawHistory);
   document.addEventListener("coincast:select-coin", (ev) => {
     if (ev.detail !== state.coin || !state.history) selectCoin(ev.detail);
+  });
+  // A Refresh beside a stale chart added days: redraw and update the list's last prices.
+  document.addEventListener("coincast:data-refreshed", (ev) => {
+    if (ev.detail === state.coin) selectCoin(ev.detail);
+    loadCoins();
   });
   const training = initTraining(); // fetches the presets meanwhile
   initForecast();

@@ -3,6 +3,7 @@
 
 import { ApiError, normaliseHistory, paths, request } from "./api.js";
 import { forecastChart, pointsDrawn } from "./charts.js";
+import { showFreshness } from "./freshness.js";
 import { state } from "./state.js";
 import { $, clearError, el, fmtUsd, showError } from "./ui.js";
 
@@ -66,6 +67,7 @@ export async function runForecast() {
     const history = res.history ? { dates: res.history.dates, price: res.history.price } : await historyFor(coin);
     state.charts.forecast = forecastChart($("#forecast-chart"), history, res);
     renderTable(res);
+    showFreshness($("#forecast-notice"), res, coin);
     $("#forecast-skill").textContent = skillSentence(res);
     if (res.disclaimer) $("#disclaimer").textContent = res.disclaimer;
     state.lastForecast = res;

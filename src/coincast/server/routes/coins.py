@@ -76,6 +76,10 @@ def list_coins(
     stored = cache.last_prices()
     coins = [_coin_out(cache, r, stored) for r in rows]
     listed = {c.id for c in coins}
+    if set(stored) - listed:  # stored beyond the limit: their stored row, if any, names them
+        known = {r.id: r for r in cache.coins() if r.id in stored and r.id not in listed}
+        coins += [_coin_out(cache, known[c], stored) for c in sorted(known)]
+        listed |= set(known)
     coins += [_stored_only(cache, coin, stored) for coin in sorted(stored) if coin not in listed]
     notice = None
     if not fresh:
