@@ -111,3 +111,20 @@ def test_search_matches_id_symbol_and_name_words(page: Any, offline_site: LiveSe
         }"""
     )
     assert found == [True, False, True, True, True, False]
+
+
+def test_the_top_list_fits_its_card_at_1280_px(page: Any, coincast_site: str) -> None:
+    """The full top 100 (long names, stablecoin badges): the 24 h volume column is visible."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(coincast_site + "/")
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.locator("#coin-table tbody tr").count() == 100
+    assert page.locator("#coin-table .badge.stable").count() >= 2  # tether, usd-coin, …
+    sizes = page.evaluate(
+        "() => { const w = document.querySelector('#coins .table-wrap');"
+        " const th = [...document.querySelectorAll('#coin-table thead th')].at(-1);"
+        " return [w.scrollWidth, w.clientWidth, th.getBoundingClientRect().right,"
+        " w.getBoundingClientRect().right]; }"
+    )
+    assert sizes[0] <= sizes[1], sizes
+    assert sizes[2] <= sizes[3] + 0.5, sizes

@@ -15,6 +15,13 @@ export function matches(coin, q) {
   return words.some((w) => w.toLowerCase().startsWith(q));
 }
 
+// Sub-dollar prices to 4 significant digits ($0.0000007891): six made the column of a
+// 420 px card overflow and hid the 24 h volume.
+const small = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumSignificantDigits: 4 });
+function listPrice(x) {
+  return x != null && Number.isFinite(x) && Math.abs(x) < 1 ? small.format(x) : fmtUsd(x);
+}
+
 function pick(id) {
   document.dispatchEvent(new CustomEvent("coincast:select-coin", { detail: id }));
 }
@@ -57,7 +64,7 @@ export function renderCoins() {
         },
         el("td", {}, c.volume_rank ?? ""),
         nameCell(c),
-        el("td", { class: "num" }, fmtUsd(c.current_price ?? c.last_price)),
+        el("td", { class: "num" }, listPrice(c.current_price ?? c.last_price)),
         el("td", { class: "num" }, fmtCompact(c.total_volume)),
       ),
     ),
