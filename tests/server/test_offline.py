@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,21 @@ def test_a_forecast_says_how_old_its_starting_data_is(offline: LiveServer) -> No
     assert body["data_ends"] == "2024-12-31" and body["dates"][0] == "2025-01-01"
     assert (body["age_days"], body["stale"]) == (701, True)
     assert body["notice"].startswith("Data ends 2024-12-31, 701 days ago")
+
+
+def test_online_the_top_list_is_merged_with_every_stored_coin(
+    fake_coingecko: Any, daily_dir: Path, tmp_path: Path
+) -> None:
+    settings = fake_coingecko.settings(tmp_path / "data", max_retries=1, backoff_max=0.1)
+    import_csvs(settings, daily_dir, "bitcoin", "cosmos")
+    with serve(settings) as server, server.client() as c:
+        body = c.get("/coins", params={"limit": 3}).json()
+    coins = {x["id"]: x for x in body["coins"]}
+    assert body["top_list_fresh"] is True and body["notice"] is None
+    assert [x["volume_rank"] for x in body["coins"][:3]] == [1, 2, 3]
+    assert "cosmos" in coins and list(coins)[-1] == "cosmos"  # stored, beyond the limit
+    assert coins["cosmos"]["stored"] is True and coins["cosmos"]["name"] == "Cosmos Hub"
+    assert coins["bitcoin"]["stored"] is True and coins["bitcoin"]["last_date"] == "2024-12-31"
+    top_only = [x for x in body["coins"][:3] if x["id"] != "bitcoin"]
+    assert top_only and all(x["stored"] is False and x["last_date"] is None for x in top_only)
+    assert coins["tether"]["stablecoin"] is True  # from its market row (nothing stored)
