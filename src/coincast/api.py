@@ -22,7 +22,6 @@ from coincast.errors import ParameterError
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
-from coincast.forecast.intervals import extend_quantiles, interval_bounds
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.model.schedule import CancelToken, OnEpoch
 from coincast.settings import Settings
@@ -189,6 +188,9 @@ def backtest(
         assert fc.model is not None and fc.spec is not None
         paths = walkforward.paths(fc.model, fc.spec, prep, chunk, horizon)
         model_paths[k : k + chunk.size] = paths
-        lo, hi = interval_bounds(paths, extend_quantiles(fc.quantiles, horizon))
+        lo, hi = fc.intervals.bounds(paths, prep.price, chunk)
         lower[k : k + chunk.size], upper[k : k + chunk.size] = lo, hi
-    return walkforward.score(prep, origins, model_paths, stop=b.end, lower=lower, upper=upper)
+    method = fc.preset.intervals
+    return walkforward.score(
+        prep, origins, model_paths, stop=b.end, lower=lower, upper=upper, interval_method=method
+    )

@@ -45,11 +45,23 @@ class Preset:
     test_frac: float = 0.1
     shrink: bool = False  # fit a validation weight on the predicted return (see module doc)
     seed: int = 42
+    # How the intervals are made (coincast.forecast.risk): "split" (split-conformal),
+    # "ewma" or "garch" (conformal on residuals normalised by that volatility forecast),
+    # with adaptive conformal updating at step aci_gamma (0 = fixed widths).
+    intervals: str = "ewma"
+    aci_gamma: float = 0.005
+    ewma_lambda: float = 0.94
 
     def __post_init__(self) -> None:
         check_features(self.features, self.target)
         if self.window < 1 or self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ParameterError("window, epochs, batch_size and lr must be positive.")
+        if self.intervals not in ("split", "ewma", "garch"):
+            raise ParameterError(
+                f"unknown intervals {self.intervals!r}; choose from split, ewma, garch."
+            )
+        if not 0.0 <= self.aci_gamma < 0.5 or not 0.0 < self.ewma_lambda < 1.0:
+            raise ParameterError("aci_gamma must be in [0, 0.5) and ewma_lambda in (0, 1).")
         if self.shrink and self.val_frac <= 0:
             raise ParameterError("shrink needs a validation period (val_frac > 0).")
 
