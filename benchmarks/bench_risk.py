@@ -42,6 +42,7 @@ from coincast.forecast.calibration import calibrate, walk
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import Forecaster
 from coincast.forecast.intervals import coverage, winkler
+from coincast.forecast.pooled import direction_test
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.settings import Settings
 
@@ -96,12 +97,19 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
         rows: dict[str, tuple[list[float], list[float]]] = {}
         for method, gamma, lam in CANDIDATES:
             st, cal = calibrate(
-                method, price, cal_at, cal_paths, actuals(price, cal_at, tune_start),
-                known=tune_start, gamma=gamma, lam=lam,
-            )  # fmt: skip
+                method,
+                price,
+                cal_at,
+                cal_paths,
+                actuals(price, cal_at, tune_start),
+                known=tune_start,
+                gamma=gamma,
+                lam=lam,
+            )
             lo, hi = walk(st, cal, price, at, paths, act, last=test_start - 1)
             rows[f"{method} γ={gamma} λ={lam}"] = (
-                list(coverage(act, lo, hi)), list(winkler(act, lo, hi, base))
+                list(coverage(act, lo, hi)),
+                list(winkler(act, lo, hi, base)),
             )
         for name, (lo, hi) in (
             ("band", risk_baselines.band(price, at, H)),
@@ -112,8 +120,10 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
         results[coin] = rows
     names = list(next(iter(results.values())))
     print(f"{len(results)} coins; pooled = mean over coins of the Winkler score (% of price)")
-    print(f"{'method':22} {'cov h1 min..max':>16} {'cov h7 min..max':>16} {'in 0.87-0.93':>12} "
-          f"{'W h1':>7} {'W h7':>7} {'W mean1-7':>9}")  # fmt: skip
+    print(
+        f"{'method':22} {'cov h1 min..max':>16} {'cov h7 min..max':>16} {'in 0.87-0.93':>12} "
+        f"{'W h1':>7} {'W h7':>7} {'W mean1-7':>9}"
+    )
     best, best_key = None, (-1, 0.0)
     for name in names:
         c1 = [r[name][0][0] for r in results.values()]
@@ -121,9 +131,11 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
         w = np.array([r[name][1] for r in results.values()])
         ok = sum(0.87 <= a <= 0.93 and 0.87 <= b <= 0.93 for a, b in zip(c1, c7, strict=True))
         wm = float(np.nanmean(w))
-        print(f"{name:22} {min(c1):7.3f}..{max(c1):6.3f} {min(c7):7.3f}..{max(c7):6.3f} "
-              f"{ok:>6}/{len(c1):<5} {100 * np.nanmean(w[:, 0]):7.2f} "
-              f"{100 * np.nanmean(w[:, 6]):7.2f} {100 * wm:9.2f}")  # fmt: skip
+        print(
+            f"{name:22} {min(c1):7.3f}..{max(c1):6.3f} {min(c7):7.3f}..{max(c7):6.3f} "
+            f"{ok:>6}/{len(c1):<5} {100 * np.nanmean(w[:, 0]):7.2f} "
+            f"{100 * np.nanmean(w[:, 6]):7.2f} {100 * wm:9.2f}"
+        )
         key = (ok, -wm)
         if name not in ("band", "garch-t") and key > best_key:
             best, best_key = name, key
@@ -160,28 +172,36 @@ def model_row(coin: str, ev: Evaluation) -> dict[str, float]:
 
 
 def print_rows(rows: dict[str, dict[str, float]]) -> None:
-    print(f"{'coin':16} {'MAE/naive':>9} {'MASE':>6} {'dir':>6} {'p':>6} {'cov1':>5} {'cov7':>5} "
-          f"{'W1/band':>7} {'W7/band':>7} {'W1/garch':>8} {'W7/garch':>8} {'garch cov1,7':>12}")  # fmt: skip
+    print(
+        f"{'coin':16} {'MAE/naive':>9} {'MASE':>6} {'dir':>6} {'p':>6} {'cov1':>5} "
+        f"{'cov7':>5} {'W1/band':>7} {'W7/band':>7} {'W1/garch':>8} {'W7/garch':>8} {'GARCH cov':>11}"
+    )
     for coin, r in rows.items():
-        print(f"{coin:16} {r['mae_ratio']:9.4f} {r['mase']:6.3f} {r['dir']:6.3f} {r['dir_p']:6.3f} "
-              f"{r['cov1']:5.3f} {r['cov7']:5.3f} {r['w1'] / r['band1']:7.3f} "
-              f"{r['w7'] / r['band7']:7.3f} {r['w1'] / r['garch1']:8.3f} "
-              f"{r['w7'] / r['garch7']:8.3f} {r['gcov1']:5.3f},{r['gcov7']:5.3f}")  # fmt: skip
+        print(
+            f"{coin:16} {r['mae_ratio']:9.4f} {r['mase']:6.3f} {r['dir']:6.3f} {r['dir_p']:6.3f} "
+            f"{r['cov1']:5.3f} {r['cov7']:5.3f} {r['w1'] / r['band1']:7.3f} "
+            f"{r['w7'] / r['band7']:7.3f} {r['w1'] / r['garch1']:8.3f} "
+            f"{r['w7'] / r['garch7']:8.3f} {r['gcov1']:5.3f},{r['gcov7']:5.3f}"
+        )
     v = {k: np.array([r[k] for r in rows.values()]) for k in next(iter(rows.values()))}
     hits = float(np.nansum(v["dir"] * v["n_dir"]))
     n = float(np.sum(v["n_dir"]))
-    dp = float(stats.binomtest(round(hits), round(n), 0.5).pvalue) if n else float("nan")
-    print(f"{'pooled':16} {np.mean(v['mae_ratio']):9.4f} {np.mean(v['mase']):6.3f} "
-          f"{hits / n if n else float('nan'):6.3f} {dp:6.3f} {np.mean(v['cov1']):5.3f} "
-          f"{np.mean(v['cov7']):5.3f} {np.mean(v['w1']) / np.mean(v['band1']):7.3f} "
-          f"{np.mean(v['w7']) / np.mean(v['band7']):7.3f} "
-          f"{np.mean(v['w1']) / np.mean(v['garch1']):8.3f} "
-          f"{np.mean(v['w7']) / np.mean(v['garch7']):8.3f} "
-          f"{np.mean(v['gcov1']):5.3f},{np.mean(v['gcov7']):5.3f}")  # fmt: skip
-    print(f"  coverage h1 {v['cov1'].min():.3f}..{v['cov1'].max():.3f}, h7 "
-          f"{v['cov7'].min():.3f}..{v['cov7'].max():.3f}; coins in 0.87–0.93 at both: "
-          f"{int(np.sum((abs(v['cov1'] - 0.9) <= 0.03) & (abs(v['cov7'] - 0.9) <= 0.03)))}"
-          f"/{len(rows)}")  # fmt: skip
+    _, dp, _ = direction_test(round(hits), round(n))
+    print(
+        f"{'pooled':16} {np.mean(v['mae_ratio']):9.4f} {np.mean(v['mase']):6.3f} "
+        f"{hits / n if n else float('nan'):6.3f} {dp:6.3f} {np.mean(v['cov1']):5.3f} "
+        f"{np.mean(v['cov7']):5.3f} {np.mean(v['w1']) / np.mean(v['band1']):7.3f} "
+        f"{np.mean(v['w7']) / np.mean(v['band7']):7.3f} "
+        f"{np.mean(v['w1']) / np.mean(v['garch1']):8.3f} "
+        f"{np.mean(v['w7']) / np.mean(v['garch7']):8.3f} "
+        f"{np.mean(v['gcov1']):5.3f},{np.mean(v['gcov7']):5.3f}"
+    )
+    print(
+        f"  coverage h1 {v['cov1'].min():.3f}..{v['cov1'].max():.3f}, h7 "
+        f"{v['cov7'].min():.3f}..{v['cov7'].max():.3f}; coins in 0.87–0.93 at both: "
+        f"{int(np.sum((abs(v['cov1'] - 0.9) <= 0.03) & (abs(v['cov7'] - 0.9) <= 0.03)))}"
+        f"/{len(rows)}"
+    )
 
 
 def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: int) -> None:
@@ -190,8 +210,10 @@ def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: in
     for name in presets:
         default = " (default)" if name == DEFAULT_PRESET else ""
         p = PRESETS[name]
-        print(f"\n## {name}{default}: test = last {test_days} days; intervals {p.intervals} "
-              f"γ={p.aci_gamma}; h=1 point metrics")  # fmt: skip
+        print(
+            f"\n## {name}{default}: test = last {test_days} days; intervals {p.intervals} "
+            f"γ={p.aci_gamma}; h=1 point metrics"
+        )
         rows: dict[str, dict[str, float]] = {}
         t0 = time.perf_counter()
         for coin, frame in histories.items():

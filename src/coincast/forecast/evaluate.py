@@ -130,22 +130,20 @@ class Evaluation:
             return "No intervals were scored on held-out data."
         shown = [h for h in (1, 7) if h <= len(self.coverage)]
         level = f"{100 * (1 - self.alpha):.0f} %"
-        cov = " and ".join(f"{100 * self.coverage[h - 1]:.0f} % at {h} day(s)" for h in shown)
-        parts = [f"The model's {level} intervals covered {cov}."]
-        names = {"garch": "GARCH(1,1)-t", "band": "a constant band of past returns"}
+        days = " and ".join(f"{h}-day" for h in shown)
+        cov = " and ".join(f"{100 * self.coverage[h - 1]:.0f} %" for h in shown)
+        parts = [f"The model's {level} intervals held {cov} of {days} outcomes."]
+        names = {"garch": "GARCH(1,1)-t's", "band": "the constant band's"}
         for key, name in names.items():
             ratios = [self.winkler_ratio(key, h) for h in shown]
             if not all(np.isfinite(ratios)):
                 continue
             txt = " and ".join(f"{r:.2f}×" for r in ratios)
-            word = (
-                "beats"
-                if max(ratios) < 1
-                else "loses to"
-                if min(ratios) > 1
-                else "is mixed against"
+            word = "beats" if max(ratios) < 1 else "loses to" if min(ratios) > 1 else "ties"
+            parts.append(
+                f"Interval score {txt} {name} (lower is better): the model's risk forecast "
+                f"{word} {'GARCH' if key == 'garch' else 'the band'}."
             )
-            parts.append(f"Its interval score is {txt} {name}'s (lower is better): it {word} it.")
         return " ".join(parts)
 
     def metric(self, method: str, horizon: int, name: str) -> float:
