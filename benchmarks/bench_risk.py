@@ -174,7 +174,8 @@ def model_row(coin: str, ev: Evaluation) -> dict[str, float]:
 def print_rows(rows: dict[str, dict[str, float]]) -> None:
     print(
         f"{'coin':16} {'MAE/naive':>9} {'MASE':>6} {'dir':>6} {'p':>6} {'cov1':>5} "
-        f"{'cov7':>5} {'W1/band':>7} {'W7/band':>7} {'W1/garch':>8} {'W7/garch':>8} {'GARCH cov':>11}"
+        f"{'cov7':>5} {'W1/band':>7} {'W7/band':>7} {'W1/garch':>8} {'W7/garch':>8} "
+        f"{'GARCH cov':>11}"
     )
     for coin, r in rows.items():
         print(
