@@ -134,6 +134,11 @@ class Evaluation:
         cov = " and ".join(f"{100 * self.coverage[h - 1]:.0f} %" for h in shown)
         parts = [f"The model's {level} intervals held {cov} of {days} outcomes."]
         names = {"garch": "GARCH(1,1)-t's", "band": "the constant band's"}
+        if not any(np.isfinite([self.winkler_ratio(k, h) for k in names for h in shown])):
+            parts.append(
+                "Too little history before this period to score GARCH or a constant band, "
+                "so whether the model's risk forecast beats them is unknown."
+            )
         for key, name in names.items():
             ratios = [self.winkler_ratio(key, h) for h in shown]
             if not all(np.isfinite(ratios)):
