@@ -159,7 +159,9 @@ def backtest(
 
     With ``refit_every=None`` one model is fitted on the data before the test period and
     kept fixed; with ``refit_every=K`` it is refitted on all data up to each K-th origin
-    (slower, closer to how a deployed model would be used). Either way no forecast ever
+    (slower, closer to how a deployed model would be used; each refit's intervals are
+    recalibrated on its own validation period and follow the volatility forecast at each
+    origin, without adaptive updating between refits). Either way no forecast ever
     sees data after its origin.
     """
     if refit_every is None:
@@ -170,7 +172,8 @@ def backtest(
         return fc.evaluation
     if refit_every < 1:
         raise ParameterError("refit_every must be a positive number of days")
-    prep = Forecaster(preset, **overrides).prepare(history, test_start=test_start, end=end)
+    recipe = Forecaster(preset, **overrides)
+    prep = recipe.prepare(history, test_start=test_start, end=end)
     b = prep.bounds
     origins = walkforward.origins(b.test_start, b.end)
     model_paths = np.empty((origins.size, horizon))
@@ -190,7 +193,7 @@ def backtest(
         model_paths[k : k + chunk.size] = paths
         lo, hi = fc.intervals.bounds(paths, prep.price, chunk)
         lower[k : k + chunk.size], upper[k : k + chunk.size] = lo, hi
-    method = fc.preset.intervals
+    method = recipe.preset.intervals
     return walkforward.score(
         prep, origins, model_paths, stop=b.end, lower=lower, upper=upper, interval_method=method
     )

@@ -4,8 +4,9 @@ Calibrated on the validation period (data the network was not fitted on): for ea
 horizon h, the ⌈(n+1)(1-α)⌉-th smallest absolute log residual |log(actual/forecast)|
 gives a band ``forecast · exp(±q_h)`` with ≥ 1-α coverage when errors are exchangeable.
 Crypto errors are not (volatility clusters), so the benchmark reports the coverage
-actually achieved on the test period. Log space keeps the lower bound positive and lets
-the band widen with the price level.
+actually achieved on the test period (and ``risk.py`` normalises the residuals by a
+volatility forecast and updates the widths as outcomes arrive). Log space keeps the lower
+bound positive and lets the band widen with the price level.
 """
 
 from __future__ import annotations
