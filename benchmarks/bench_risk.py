@@ -51,17 +51,22 @@ SHARED = Path(os.environ.get("COINCAST_SHARED_DIR", ROOT.parent / "shared"))
 DAILY = SHARED / "data" / "daily"
 H = 7
 CANDIDATES = [
-    ("split", 0.0, 0.94),
-    ("split", 0.005, 0.94),
-    ("ewma", 0.0, 0.94),
-    ("ewma", 0.005, 0.94),
-    ("ewma", 0.005, 0.97),
-    ("ewma", 0.01, 0.94),
-    ("ewma", 0.02, 0.94),
-    ("ewma", 0.02, 0.97),
-    ("garch", 0.0, 0.94),
-    ("garch", 0.005, 0.94),
-    ("garch", 0.02, 0.94),
+    ("split", 0.0, 0.94, None),
+    ("split", 0.005, 0.94, None),
+    ("ewma", 0.0, 0.94, None),
+    ("ewma", 0.005, 0.94, None),
+    ("ewma", 0.005, 0.97, None),
+    ("ewma", 0.02, 0.94, None),
+    ("ewma", 0.02, 0.97, None),
+    ("ewma", 0.0, 0.94, 3.0),
+    ("ewma", 0.005, 0.94, 3.0),
+    ("ewma", 0.02, 0.94, 3.0),
+    ("ewma", 0.005, 0.97, 3.0),
+    ("ewma", 0.02, 0.97, 3.0),
+    ("ewma", 0.02, 0.94, 2.0),
+    ("garch", 0.0, 0.94, None),
+    ("garch", 0.005, 0.94, None),
+    ("garch", 0.02, 0.94, None),
 ]
 
 
@@ -95,7 +100,7 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
         paths = np.repeat(base[:, None], H, axis=1)
         cal_paths = np.repeat(price[cal_at][:, None], H, axis=1)
         rows: dict[str, tuple[list[float], list[float]]] = {}
-        for method, gamma, lam in CANDIDATES:
+        for method, gamma, lam, clip in CANDIDATES:
             st, cal = calibrate(
                 method,
                 price,
@@ -105,9 +110,11 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
                 known=tune_start,
                 gamma=gamma,
                 lam=lam,
+                clip=clip,
             )
             lo, hi = walk(st, cal, price, at, paths, act, last=test_start - 1)
-            rows[f"{method} γ={gamma} λ={lam}"] = (
+            label = f"{method} γ={gamma}" + (f" λ={lam}" if method == "ewma" else "")
+            rows[label + (f" clip={clip}" if clip else "")] = (
                 list(coverage(act, lo, hi)),
                 list(winkler(act, lo, hi, base)),
             )
@@ -121,7 +128,7 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
     names = list(next(iter(results.values())))
     print(f"{len(results)} coins; pooled = mean over coins of the Winkler score (% of price)")
     print(
-        f"{'method':22} {'cov h1 min..max':>16} {'cov h7 min..max':>16} {'in 0.87-0.93':>12} "
+        f"{'method':28} {'cov h1 min..max':>16} {'cov h7 min..max':>16} {'in 0.87-0.93':>12} "
         f"{'W h1':>7} {'W h7':>7} {'W mean1-7':>9}"
     )
     best, best_key = None, (-1, 0.0)
@@ -132,7 +139,7 @@ def tune(histories: dict[str, pd.DataFrame], test_days: int) -> None:
         ok = sum(0.87 <= a <= 0.93 and 0.87 <= b <= 0.93 for a, b in zip(c1, c7, strict=True))
         wm = float(np.nanmean(w))
         print(
-            f"{name:22} {min(c1):7.3f}..{max(c1):6.3f} {min(c7):7.3f}..{max(c7):6.3f} "
+            f"{name:28} {min(c1):7.3f}..{max(c1):6.3f} {min(c7):7.3f}..{max(c7):6.3f} "
             f"{ok:>6}/{len(c1):<5} {100 * np.nanmean(w[:, 0]):7.2f} "
             f"{100 * np.nanmean(w[:, 6]):7.2f} {100 * wm:9.2f}"
         )
@@ -206,14 +213,14 @@ def print_rows(rows: dict[str, dict[str, float]]) -> None:
 
 
 def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: int) -> None:
-    methods = [("split", 0.0), ("ewma", 0.0), ("ewma", 0.005), ("garch", 0.005)]
+    methods = [("split", 0.0), ("ewma", 0.0), ("garch", 0.0), ("garch", 0.02)]
     alt: dict[str, dict[str, dict[str, float]]] = {f"{m} γ={g}": {} for m, g in methods}
     for name in presets:
         default = " (default)" if name == DEFAULT_PRESET else ""
         p = PRESETS[name]
         print(
             f"\n## {name}{default}: test = last {test_days} days; intervals {p.intervals} "
-            f"γ={p.aci_gamma}; h=1 point metrics"
+            f"γ={p.aci_gamma} λ={p.ewma_lambda} clip={p.ewma_clip}; h=1 point metrics"
         )
         rows: dict[str, dict[str, float]] = {}
         t0 = time.perf_counter()
@@ -224,6 +231,7 @@ def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: in
             fc.finish(plan, result)
             assert fc.evaluation is not None
             rows[coin] = model_row(coin, fc.evaluation)
+            print(f"  {coin}: fitted, {time.perf_counter() - t0:.0f} s so far", flush=True)
             if name == DEFAULT_PRESET:
                 for m, g in methods:
                     other = Forecaster(name, intervals=m, aci_gamma=g).finish(plan, result)

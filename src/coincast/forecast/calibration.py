@@ -34,6 +34,7 @@ def calibrate(
     alpha: float = 0.1,
     gamma: float = 0.0,
     lam: float = 0.94,
+    clip: float | None = None,
 ) -> tuple[IntervalState, NDArray[np.float64]]:
     """Validation origins ``at`` with their paths/actuals [n, H]; ``known`` = the first day
     index not known at calibration (the start of the scored period).
@@ -42,7 +43,7 @@ def calibrate(
     ones of those scores; ``walk`` refines them.
     """
     r = log_returns(price[:known])
-    vol = IntervalState.fit_vol(method, r[1:], lam)  # rejects an unknown method
+    vol = IntervalState.fit_vol(method, r[1:], lam, clip)  # rejects an unknown method
     state = IntervalState(cast(IntervalMethod, method), 1.0 - alpha, gamma, vol=vol)
     horizon = paths.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -248,6 +248,7 @@ class Forecaster:
             alpha=ALPHA,
             gamma=p.aci_gamma,
             lam=p.ewma_lambda,
+            clip=p.ewma_clip,
         )
         if b.end <= b.test_start:
             self.intervals.last_var = self.intervals.variance_at(prep.price, last)

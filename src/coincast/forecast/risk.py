@@ -99,7 +99,9 @@ class IntervalState:
     alpha_t: list[float] | None = None
 
     @classmethod
-    def fit_vol(cls, method: str, returns: NDArray[np.float64], lam: float) -> VolModel | None:
+    def fit_vol(
+        cls, method: str, returns: NDArray[np.float64], lam: float, clip: float | None = None
+    ) -> VolModel | None:
         """The volatility model for ``method`` on returns known before the scored period."""
         if method not in INTERVAL_METHODS:
             raise ParameterError(
@@ -111,7 +113,7 @@ class IntervalState:
             garch = fit_garch(returns)
             if garch is not None:
                 return garch
-        return VolModel.ewma(returns, lam)  # GARCH that cannot be fitted falls back
+        return VolModel.ewma(returns, lam, clip)  # GARCH that cannot be fitted falls back
 
     def scale(
         self, price: NDArray[np.float64], at: NDArray[np.intp], h: int

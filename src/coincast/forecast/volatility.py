@@ -54,22 +54,36 @@ class VolModel:
     beta: float
     var0: float
     nu: float | None = None  # Student-t degrees of freedom (GARCH-t), for the baseline
+    clip: float | None = None  # winsorise |r_t| at clip·σ_{t|t-1}: one spike is not a regime
 
     @classmethod
-    def ewma(cls, returns: NDArray[np.float64], lam: float = 0.94) -> VolModel:
+    def ewma(
+        cls, returns: NDArray[np.float64], lam: float = 0.94, clip: float | None = None
+    ) -> VolModel:
         """EWMA seeded with the variance of the returns it is calibrated on."""
         if not 0.0 < lam < 1.0:
             raise ParameterError(f"ewma_lambda must be in (0, 1), got {lam}.")
         var0 = float(np.var(returns)) if len(returns) > 1 else 1e-4
-        return cls("ewma", 0.0, 1.0 - lam, lam, max(var0, 1e-12))
+        return cls("ewma", 0.0, 1.0 - lam, lam, max(var0, 1e-12), clip=clip)
 
     def next_variance(self, returns: NDArray[np.float64]) -> NDArray[np.float64]:
         """returns [T] → σ²_{t+1|t} [T]: the variance of day t+1 known at the end of day t."""
         r2 = np.asarray(returns, dtype=np.float64) ** 2
+        if self.clip is not None:
+            return self._clipped(r2, self.clip**2)
         x = self.omega + self.alpha * r2
         zi = np.array([self.beta * self.var0])
         out, _ = lfilter([1.0], [1.0, -self.beta], x, zi=zi)
         return np.maximum(np.asarray(out, dtype=np.float64), 1e-12)
+
+    def _clipped(self, r2: NDArray[np.float64], c2: float) -> NDArray[np.float64]:
+        """The recursion with r_t² capped at c²·σ²_{t|t-1} (a loop: the cap is nonlinear)."""
+        out = np.empty(r2.shape)
+        s2 = self.var0
+        for t, x in enumerate(r2.tolist()):
+            s2 = self.omega + self.alpha * min(x, c2 * s2) + self.beta * s2
+            out[t] = s2
+        return np.maximum(out, 1e-12)
 
     def horizon_scale(self, next_var: NDArray[np.float64], horizon: int) -> NDArray[np.float64]:
         """σ²_{t+1|t} [N] → [N, horizon]: the standard deviation of the k-day log return."""
@@ -91,7 +105,7 @@ class VolModel:
         kind = data["kind"]
         if kind not in ("ewma", "garch"):
             raise ParameterError(f"unknown volatility model {kind!r}")
-        nu = data.get("nu")
+        nu, clip = data.get("nu"), data.get("clip")
         return cls(
             kind,
             float(data["omega"]),
@@ -99,6 +113,7 @@ class VolModel:
             float(data["beta"]),
             float(data["var0"]),
             None if nu is None else float(nu),
+            None if clip is None else float(clip),
         )
 
 

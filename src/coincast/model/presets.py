@@ -50,10 +50,12 @@ class Preset:
     # with adaptive conformal updating at step aci_gamma (0 = fixed widths). The default
     # was chosen on each shared coin's year before its test period (benchmarks/bench_risk.py,
     # docs/accuracy.md): the only candidates covering 0.87–0.93 at h=1 and h=7 on every
-    # coin were γ = 0.02, and of those EWMA λ = 0.97 had the lowest pooled Winkler score.
+    # coin had γ = 0.02, and of those EWMA λ = 0.97 with returns winsorised at 3σ had the
+    # lowest pooled Winkler score (ewma_clip: one spike is not a new regime).
     intervals: str = "ewma"
     aci_gamma: float = 0.02
     ewma_lambda: float = 0.97
+    ewma_clip: float | None = 3.0
 
     def __post_init__(self) -> None:
         check_features(self.features, self.target)
@@ -65,6 +67,8 @@ class Preset:
             )
         if not 0.0 <= self.aci_gamma < 0.5 or not 0.0 < self.ewma_lambda < 1.0:
             raise ParameterError("aci_gamma must be in [0, 0.5) and ewma_lambda in (0, 1).")
+        if self.ewma_clip is not None and self.ewma_clip <= 0:
+            raise ParameterError("ewma_clip must be positive (σ units), or None for no cap.")
         if self.shrink and self.val_frac <= 0:
             raise ParameterError("shrink needs a validation period (val_frac > 0).")
 
