@@ -44,12 +44,20 @@ DESCRIPTIONS = {
 }
 
 
-def rank_q(sorted_scores: list[float] | NDArray[np.float64], alpha: float) -> float:
-    """The ⌈(n+1)(1-α)⌉-th smallest score: ∞ when the rank exceeds n (or α ≤ 0), 0 if α ≥ 1."""
+def rank_q(
+    sorted_scores: list[float] | NDArray[np.float64], alpha: float, cap: bool = False
+) -> float:
+    """The ⌈(n+1)(1-α)⌉-th smallest score: ∞ when the rank exceeds n (or α ≤ 0), 0 if α ≥ 1.
+
+    ``cap``: the largest score instead of ∞ (adaptive updating: after a run of misses
+    ACI asks for more than the pool holds; an infinite band would tell a user nothing).
+    """
     n = len(sorted_scores)
     if alpha >= 1.0:
         return 0.0
     k = math.ceil((n + 1) * (1.0 - alpha)) if alpha > 0 else n + 1
+    if cap and n:
+        k = min(k, n)
     return float(sorted_scores[k - 1]) if 1 <= k <= n else math.inf
 
 
@@ -77,12 +85,12 @@ def adaptive_quantiles(
             if j >= 0 and math.isfinite(scores[j, h]):
                 a += gamma * (alpha - float(scores[j, h] > q[j, h]))
                 bisect.insort(pool, float(scores[j, h]))
-            q[i, h] = rank_q(pool, a)
+            q[i, h] = rank_q(pool, a, cap=True)
         for j in range(max(n_orig - h - 1, 0), n_orig):  # outcomes known after the last origin
             if math.isfinite(scores[j, h]):
                 a += gamma * (alpha - float(scores[j, h] > q[j, h]))
                 bisect.insort(pool, float(scores[j, h]))
-        alpha_t[h], q_next[h] = a, rank_q(pool, a)
+        alpha_t[h], q_next[h] = a, rank_q(pool, a, cap=True)
     return q, q_next, alpha_t
 
 
