@@ -134,7 +134,13 @@ class Evaluation:
         cov = " and ".join(f"{100 * self.coverage[h - 1]:.0f} %" for h in shown)
         parts = [f"The model's {level} intervals held {cov} of {days} outcomes."]
         names = {"garch": "GARCH(1,1)-t's", "band": "the constant band's"}
-        if not any(np.isfinite([self.winkler_ratio(k, h) for k in names for h in shown])):
+        model_w = self.winkler.get("model", [])[: max(shown)]
+        if model_w and not np.all(np.isfinite(model_w)):
+            parts.append(
+                "Some of its intervals are unbounded (too little validation data to calibrate "
+                "them), so its risk forecast does not beat any baseline."
+            )
+        elif not any(np.isfinite([self.winkler_ratio(k, h) for k in names for h in shown])):
             parts.append(
                 "Too little history before this period to score GARCH or a constant band, "
                 "so whether the model's risk forecast beats them is unknown."

@@ -101,7 +101,7 @@ def winkler(
     with np.errstate(invalid="ignore"):
         w = (hi - lo) + (2.0 / alpha) * (np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0))
         w = w / b
-    ok = np.isfinite(y) & np.isfinite(w)
+    ok = np.isfinite(y) & ~np.isnan(w)  # an unbounded band scores ∞, not "not counted"
     n = ok.sum(axis=0)
     out: NDArray[np.float64] = np.divide(
         np.where(ok, w, 0.0).sum(axis=0), n, out=np.full(y.shape[1], np.nan), where=n > 0
