@@ -233,6 +233,7 @@ def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: in
             rows[coin] = model_row(coin, fc.evaluation)
             print(f"  {coin}: fitted, {time.perf_counter() - t0:.0f} s so far", flush=True)
             if name == DEFAULT_PRESET:
+                alt.setdefault("default", {})[coin] = rows[coin]
                 for m, g in methods:
                     other = Forecaster(name, intervals=m, aci_gamma=g).finish(plan, result)
                     assert other.evaluation is not None
@@ -242,6 +243,8 @@ def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: in
     if alt and next(iter(alt.values())):
         print(f"\n## {DEFAULT_PRESET}: every interval method on the same networks (test period)")
         for label, rows in alt.items():
+            if label == "default":
+                continue  # printed above
             print(f"\n[{label}]")
             print_rows(rows)
         coins = next(iter(alt.values())).keys()
