@@ -5,7 +5,8 @@
   could do with a spreadsheet; it ignores volatility clustering.
 - ``garch``: GARCH(1,1) with standardised Student-t innovations (the ``arch`` package),
   refitted every ``refit_every`` days on the returns known at that origin; the h-day band
-  is the last price · exp(± t-quantile · h-day σ). The textbook volatility model, and
+  is the last price · exp(± t-quantile · h-day σ) (a refit whose optimiser fails keeps
+  the previous fit, so both are scored on the same origins). The textbook model, and
   what a risk forecast has to beat to be worth showing.
 
 Both return (lower, upper) [N, H] in USD, NaN where a baseline cannot be built (too little
@@ -56,10 +57,13 @@ def garch_t(
     r = log_returns(p)
     lower = np.full((at.size, horizon), np.nan)
     upper = np.full_like(lower, np.nan)
+    model = None
     for k in range(0, at.size, refit_every):
         chunk = at[k : k + refit_every]
-        model = fit_garch(r[1 : int(chunk[0]) + 1])
-        if model is None or model.nu is None or model.nu <= 2:
+        fitted = fit_garch(r[1 : int(chunk[0]) + 1])
+        if fitted is not None and fitted.nu is not None and fitted.nu > 2:
+            model = fitted  # a refit that fails keeps the last good fit, as a desk would
+        if model is None or model.nu is None:
             continue
         nu = model.nu
         z = float(stats.t.ppf(1 - alpha / 2, nu)) * np.sqrt((nu - 2) / nu)  # unit variance

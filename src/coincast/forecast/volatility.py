@@ -137,6 +137,7 @@ def fit_garch(returns: NDArray[np.float64]) -> VolModel | None:
     par = res.params
     omega, a, b = float(par["omega"]) / 1e4, float(par["alpha[1]"]), float(par["beta[1]"])
     nu = float(par["nu"])
-    if not all(math.isfinite(v) for v in (omega, a, b, nu)) or a + b >= 1.0 or omega <= 0:
+    # An integrated fit (a + b ≈ 1) is kept: ``horizon_scale`` then holds the variance.
+    if not all(math.isfinite(v) for v in (omega, a, b, nu)) or omega < 0 or a + b > 1.0 + 1e-6:
         return None
     return VolModel("garch", omega, a, b, float(np.var(r)), nu)
