@@ -213,7 +213,7 @@ def print_rows(rows: dict[str, dict[str, float]]) -> None:
 
 
 def models(histories: dict[str, pd.DataFrame], presets: list[str], test_days: int) -> None:
-    methods = [("split", 0.0), ("ewma", 0.0), ("garch", 0.0), ("garch", 0.02)]
+    methods = [("split", 0.0), ("ewma", 0.0), ("garch", 0.0), ("ewma", 0.02)]
     alt: dict[str, dict[str, dict[str, float]]] = {f"{m} γ={g}": {} for m, g in methods}
     for name in presets:
         default = " (default)" if name == DEFAULT_PRESET else ""

@@ -49,10 +49,11 @@ class Preset:
     # "ewma" or "garch" (conformal on residuals normalised by that volatility forecast),
     # with adaptive conformal updating at step aci_gamma (0 = fixed widths). The default
     # was chosen on each shared coin's year before its test period (benchmarks/bench_risk.py,
-    # docs/accuracy.md): the only candidates covering 0.87–0.93 at h=1 and h=7 on every
-    # coin had γ = 0.02, and of those EWMA λ = 0.97 with returns winsorised at 3σ had the
-    # lowest pooled Winkler score (ewma_clip: one spike is not a new regime).
-    intervals: str = "ewma"
+    # docs/accuracy.md): only γ = 0.02 kept 90 % coverage in 0.87–0.93 at h=1 and h=7 on
+    # every coin, and of those GARCH(1,1)-t normalisation had the lowest pooled Winkler
+    # score. A GARCH fit that fails falls back to EWMA(ewma_lambda), returns winsorised at
+    # ewma_clip·σ (one spike is not a new regime).
+    intervals: str = "garch"
     aci_gamma: float = 0.02
     ewma_lambda: float = 0.97
     ewma_clip: float | None = 3.0
