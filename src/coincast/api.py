@@ -22,7 +22,6 @@ from coincast.errors import ParameterError
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
-from coincast.forecast.intervals import extend_quantiles, interval_bounds
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.model.schedule import CancelToken, OnEpoch
 from coincast.settings import Settings
@@ -160,7 +159,9 @@ def backtest(
 
     With ``refit_every=None`` one model is fitted on the data before the test period and
     kept fixed; with ``refit_every=K`` it is refitted on all data up to each K-th origin
-    (slower, closer to how a deployed model would be used). Either way no forecast ever
+    (slower, closer to how a deployed model would be used; each refit's intervals are
+    recalibrated on its own validation period and follow the volatility forecast at each
+    origin, without adaptive updating between refits). Either way no forecast ever
     sees data after its origin.
     """
     if refit_every is None:
@@ -171,7 +172,8 @@ def backtest(
         return fc.evaluation
     if refit_every < 1:
         raise ParameterError("refit_every must be a positive number of days")
-    prep = Forecaster(preset, **overrides).prepare(history, test_start=test_start, end=end)
+    recipe = Forecaster(preset, **overrides)
+    prep = recipe.prepare(history, test_start=test_start, end=end)
     b = prep.bounds
     origins = walkforward.origins(b.test_start, b.end)
     model_paths = np.empty((origins.size, horizon))
@@ -189,6 +191,9 @@ def backtest(
         assert fc.model is not None and fc.spec is not None
         paths = walkforward.paths(fc.model, fc.spec, prep, chunk, horizon)
         model_paths[k : k + chunk.size] = paths
-        lo, hi = interval_bounds(paths, extend_quantiles(fc.quantiles, horizon))
+        lo, hi = fc.intervals.bounds(paths, prep.price, chunk)
         lower[k : k + chunk.size], upper[k : k + chunk.size] = lo, hi
-    return walkforward.score(prep, origins, model_paths, stop=b.end, lower=lower, upper=upper)
+    method = recipe.preset.intervals
+    return walkforward.score(
+        prep, origins, model_paths, stop=b.end, lower=lower, upper=upper, interval_method=method
+    )

@@ -81,6 +81,7 @@ def test_backtest_prints_verdict_and_plots(env: Settings, csv_file: Path, tmp_pa
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "Diebold" in res.output and ADVICE in res.output
+    assert "Interval score (Winkler" in res.output and "risk forecast" in res.output
     assert png.stat().st_size > 1000
 
 

@@ -91,6 +91,7 @@ def test_pick_coin_train_on_server_and_forecast(
     assert page.locator("#forecast").get_attribute("data-points") == "8"
     assert page.evaluate(_COLOURED_PIXELS, ["#forecast-chart", *FORECAST_RED]) > 30
     assert "naive" in page.locator("#forecast-skill").inner_text().lower()
+    assert "risk forecast" in page.locator("#forecast-risk").inner_text()
     assert "Data provided by CoinGecko" in page.locator(".credit").inner_text()
     assert "not financial advice" in page.locator("#disclaimer").inner_text()
     screenshot(page, "forecast")

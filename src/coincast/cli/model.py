@@ -145,6 +145,19 @@ def _results_table(ev: Evaluation, title: str, horizons: tuple[int, ...] = (1, 7
     return table
 
 
+def _interval_scores(ev: Evaluation) -> str:
+    """Winkler scores at 1 and 7 days as % of the price, model beside the two baselines."""
+    names = {"model": f"model ({ev.interval_method})", "garch": "GARCH(1,1)-t", "band": "band"}
+    cells = [
+        f"{label} " + " / ".join(f"{100 * w:.1f}" for w in ev.winkler[key][:7:6])
+        for key, label in names.items()
+        if key in ev.winkler
+    ]
+    return "Interval score (Winkler, % of price, 1-day / 7-day; lower is better): " + "; ".join(
+        cells
+    )
+
+
 def _report(ev: Evaluation | None, coin: str) -> None:
     if ev is None:
         console.print("No test period: nothing to compare with naive.")
@@ -154,6 +167,8 @@ def _report(ev: Evaluation | None, coin: str) -> None:
     )
     cov = ", ".join(f"{100 * c:.0f}%" for c in ev.coverage[:7])
     console.print(f"{100 * (1 - ev.alpha):.0f} % interval coverage by horizon: {cov}")
+    console.print(_interval_scores(ev))
+    console.print(ev.risk_verdict)
     colour = {"model": "green", "naive": "red", "neither": "yellow"}[ev.dm[0].better]
     console.print(f"[{colour}]{ev.verdict}[/]")
 
@@ -323,6 +338,9 @@ def forecast_cmd(
     _stale_notice(coin, out)
     if fc.evaluation is not None:
         console.print(fc.evaluation.verdict)
+        console.print(fc.evaluation.risk_verdict)
+    elif isinstance(risk := (fc.metadata().get("metrics") or {}).get("risk_verdict"), str):
+        console.print(risk)
     if plot is not None:
         from coincast.forecast.plots import plot_forecast
 

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from coincast.forecast import metrics
-from coincast.forecast.intervals import coverage
+from coincast.forecast.intervals import coverage, winkler
 from coincast.json_values import finite
 
 __all__ = ["DMResult", "Evaluation", "diebold_mariano", "score_paths"]
@@ -106,10 +106,56 @@ class Evaluation:
     n_origins: int = 0
     start: str | None = None
     end: str | None = None
+    interval_method: str | None = None
+    # mean Winkler score per horizon (fraction of the origin price): model, band, garch
+    winkler: dict[str, list[float]] = field(default_factory=dict)
+    baseline_coverage: dict[str, list[float]] = field(default_factory=dict)  # band, garch
 
     @property
     def verdict(self) -> str:
         return self.dm[0].message() if self.dm else "No held-out data to evaluate on."
+
+    def winkler_ratio(self, baseline: str, horizon: int) -> float:
+        """The model's Winkler score over the baseline's at ``horizon`` (< 1: model better)."""
+        try:
+            ratio = self.winkler["model"][horizon - 1] / self.winkler[baseline][horizon - 1]
+        except (KeyError, IndexError, ZeroDivisionError):
+            return float("nan")
+        return float(ratio)
+
+    @property
+    def risk_verdict(self) -> str:
+        """The intervals in plain words: coverage, then interval score beside the baselines."""
+        if not self.coverage:
+            return "No intervals were scored on held-out data."
+        shown = [h for h in (1, 7) if h <= len(self.coverage)]
+        level = f"{100 * (1 - self.alpha):.0f} %"
+        days = " and ".join(f"{h}-day" for h in shown)
+        cov = " and ".join(f"{100 * self.coverage[h - 1]:.0f} %" for h in shown)
+        parts = [f"The model's {level} intervals held {cov} of {days} outcomes."]
+        names = {"garch": "GARCH(1,1)-t's", "band": "the constant band's"}
+        model_w = self.winkler.get("model", [])[: max(shown)]
+        if model_w and not np.all(np.isfinite(model_w)):
+            parts.append(
+                "Some of its intervals are unbounded (too little validation data to calibrate "
+                "them), so its risk forecast does not beat any baseline."
+            )
+        elif not any(np.isfinite([self.winkler_ratio(k, h) for k in names for h in shown])):
+            parts.append(
+                "Too little history before this period to score GARCH or a constant band, "
+                "so whether the model's risk forecast beats them is unknown."
+            )
+        for key, name in names.items():
+            ratios = [self.winkler_ratio(key, h) for h in shown]
+            if not all(np.isfinite(ratios)):
+                continue
+            txt = " and ".join(f"{r:.2f}×" for r in ratios)
+            word = "beats" if max(ratios) < 1 else "loses to" if min(ratios) > 1 else "ties"
+            parts.append(
+                f"Interval score {txt} {name} (lower is better): the model's risk forecast "
+                f"{word} {'GARCH' if key == 'garch' else 'the band'}."
+            )
+        return " ".join(parts)
 
     def metric(self, method: str, horizon: int, name: str) -> float:
         row = self.table[(self.table["method"] == method) & (self.table["horizon"] == horizon)]
@@ -127,7 +173,13 @@ class Evaluation:
             "diebold_mariano": [r.to_dict() for r in self.dm],
             "interval_level": 1.0 - self.alpha,
             "interval_coverage": [finite(c) for c in self.coverage],
+            "interval_method": self.interval_method,
+            "interval_score": {k: [finite(v) for v in vs] for k, vs in self.winkler.items()},
+            "interval_baseline_coverage": {
+                k: [finite(v) for v in vs] for k, vs in self.baseline_coverage.items()
+            },
             "verdict": self.verdict,
+            "risk_verdict": self.risk_verdict,
         }
 
 
@@ -142,10 +194,13 @@ def score_paths(
     alpha: float = 0.1,
     start: str | None = None,
     end: str | None = None,
+    interval_baselines: dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]] | None = None,
+    interval_method: str | None = None,
 ) -> Evaluation:
     """actual and each forecast [N, H] USD (NaN past the data); base [N] = last known price.
 
     ``forecasts`` must contain "model" and "naive"; other baselines (drift) are scored too.
+    ``interval_baselines`` (name → lower, upper) are scored on the same origins.
     """
     horizon = actual.shape[1]
     rows: list[dict[str, Any]] = []
@@ -172,8 +227,15 @@ def score_paths(
         for h in range(horizon)
     ]
     cov: list[float] = []
+    wink: dict[str, list[float]] = {}
+    base_cov: dict[str, list[float]] = {}
     if lower is not None and upper is not None:
         cov = [float(c) for c in coverage(actual, lower, upper)]
+        wink["model"] = [float(w) for w in winkler(actual, lower, upper, base, alpha)]
+        for name, (lo, hi) in (interval_baselines or {}).items():
+            known = np.where(np.isfinite(lo) & np.isfinite(hi), actual, np.nan)
+            wink[name] = [float(w) for w in winkler(known, lo, hi, base, alpha)]
+            base_cov[name] = [float(c) for c in coverage(known, lo, hi)]
     return Evaluation(
         table=pd.DataFrame(rows),
         dm=dm,
@@ -182,4 +244,7 @@ def score_paths(
         n_origins=int(actual.shape[0]),
         start=start,
         end=end,
+        interval_method=interval_method,
+        winkler=wink,
+        baseline_coverage=base_cov,
     )

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from numpy.typing import NDArray
 
 from coincast.errors import DataError, ModelError, ModelFormatError, ParameterError
 from coincast.forecast import walkforward
+from coincast.forecast.calibration import calibrate, walk
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
-from coincast.forecast.intervals import conformal_quantiles, extend_quantiles, interval_bounds
 from coincast.forecast.metrics import mase_scale
 from coincast.forecast.plan import FitPlan
+from coincast.forecast.risk import IntervalState
 from coincast.json_values import finite_list, json_safe
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import Preset, get_preset
@@ -61,7 +61,7 @@ class Forecaster:
         self.spec: ForecastSpec | None = None
         self.train_result: TrainResult | None = None
         self.evaluation: Evaluation | None = None
-        self.quantiles: NDArray[np.float64] = np.full(INTERVAL_HORIZON, np.inf)
+        self.intervals = IntervalState(quantiles=np.full(INTERVAL_HORIZON, np.inf))
         self._info: dict[str, Any] = {}
         self._last: pd.DataFrame | None = None  # the last window+1 days (history frame)
         self._metrics: dict[str, Any] | None = None  # stored evaluation (from_model)
@@ -173,10 +173,9 @@ class Forecaster:
             spec = dataclasses.replace(spec, shrink=self._fit_shrink(model, spec, prep))
         self.model, self.spec, self.train_result = model, spec, result
         b = prep.bounds
-        self.quantiles = self._calibrate(prep)
-        self.evaluation = self._evaluate(prep, plan.horizon) if b.end > b.test_start else None
         last = max(b.end, b.test_start) - 1  # the last day the fit may know about
         last = len(prep.dates) - 1 if plan.end is None else last
+        self.evaluation = self._calibrate_and_evaluate(prep, plan.horizon, last)
         lo = last - p.window
         self._last = pd.DataFrame(
             {
@@ -228,25 +227,46 @@ class Forecaster:
             return 0.0
         return float(np.clip(np.sum(r * r_hat) / denom, 0.0, 1.0))
 
-    def _calibrate(self, prep: Prepared) -> NDArray[np.float64]:
-        """Split-conformal widths from validation-period forecasts (log residuals)."""
+    def _calibrate_and_evaluate(self, prep: Prepared, horizon: int, last: int) -> Evaluation | None:
+        """Interval widths from validation forecasts, then the test period walked origin
+        by origin (intervals updating as outcomes arrive) and scored beside the baselines.
+        """
         assert self.model is not None and self.spec is not None
-        b = prep.bounds
-        origins = walkforward.origins(b.val_start, b.test_start)
-        if origins.size == 0:
-            return np.full(INTERVAL_HORIZON, np.inf)
-        paths = walkforward.paths(self.model, self.spec, prep, origins, INTERVAL_HORIZON)
-        actual = walkforward.actuals(prep, origins, INTERVAL_HORIZON, b.test_start)
-        return conformal_quantiles(np.log(actual / paths), ALPHA)
-
-    def _evaluate(self, prep: Prepared, horizon: int) -> Evaluation:
-        assert self.model is not None and self.spec is not None
-        b = prep.bounds
-        origins = walkforward.origins(b.test_start, b.end)
-        model = walkforward.paths(self.model, self.spec, prep, origins, horizon)
-        lower, upper = interval_bounds(model, extend_quantiles(self.quantiles, horizon))
+        p, b, hmax = self.preset, prep.bounds, INTERVAL_HORIZON
+        val = walkforward.origins(b.val_start, b.test_start)
+        paths = actual = np.full((0, hmax), np.nan)
+        if val.size:
+            paths = walkforward.paths(self.model, self.spec, prep, val, hmax)
+            actual = walkforward.actuals(prep, val, hmax, b.test_start)
+        self.intervals, cal = calibrate(
+            p.intervals,
+            prep.price,
+            val,
+            paths,
+            actual,
+            known=b.test_start,
+            alpha=ALPHA,
+            gamma=p.aci_gamma,
+            lam=p.ewma_lambda,
+            clip=p.ewma_clip,
+        )
+        if b.end <= b.test_start:
+            self.intervals.last_var = self.intervals.variance_at(prep.price, last)
+            return None
+        test = walkforward.origins(b.test_start, b.end)
+        h = max(horizon, hmax)
+        model = walkforward.paths(self.model, self.spec, prep, test, h)
+        actual = walkforward.actuals(prep, test, h, b.end)
+        lower, upper = walk(self.intervals, cal, prep.price, test, model, actual, last=last)
         return walkforward.score(
-            prep, origins, model, stop=b.end, lower=lower, upper=upper, alpha=ALPHA
+            prep,
+            test,
+            model[:, :horizon],
+            stop=b.end,
+            lower=lower[:, :horizon],
+            upper=upper[:, :horizon],
+            alpha=ALPHA,
+            interval_method=p.intervals,
         )
 
     # -- forecasting ---------------------------------------------------------------
@@ -265,12 +285,16 @@ class Forecaster:
                 f"forecasting needs the last {w + 1} consecutive days; got {n}. "
                 "Refresh the coin's history (`coincast data refresh COIN`)."
             )
-        last = last.iloc[-(w + 1) :]
         arr = {c: last[c].to_numpy(dtype=np.float64)[None, :] for c in last.columns}
+        arr = {c: a[:, -(w + 1) :] for c, a in arr.items()}
         path = predict_paths(
             self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days
         )[0]
-        lower, upper = interval_bounds(path, extend_quantiles(self.quantiles, days))
+        if history is None:
+            width = self.intervals.widths(days)
+        else:
+            width = self.intervals.widths_for(last["price"].to_numpy(dtype=np.float64), days)
+        lower, upper = path * np.exp(-width), path * np.exp(width)
         out = forecast_frame(
             pd.Timestamp(last.index[-1]), path, lower, upper, float(arr["price"][0, -1])
         )
@@ -295,11 +319,7 @@ class Forecaster:
             "scaler": self.spec.scaler.to_dict(),
             "ret_scale": self.spec.ret_scale,
             "shrink_weight": self.spec.shrink,
-            "intervals": {
-                "method": "split-conformal, absolute log residuals, validation period",
-                "level": 1.0 - ALPHA,
-                "quantiles": finite_list(self.quantiles),
-            },
+            "intervals": self.intervals.to_dict(),
             "last_days": {
                 "date": [d.date().isoformat() for d in last.index],
                 "price": finite_list(last["price"].to_numpy()),
@@ -327,8 +347,7 @@ class Forecaster:
                 ret_scale=float(metadata["ret_scale"]),
                 shrink=float(metadata["shrink_weight"]),
             )
-            q = metadata["intervals"]["quantiles"]
-            quantiles = np.array([np.inf if v is None else float(v) for v in q])
+            intervals = IntervalState.from_dict(metadata["intervals"])
             days = metadata["last_days"]
             last = pd.DataFrame(
                 {
@@ -347,7 +366,7 @@ class Forecaster:
                 f"the network takes {model.config.n_features} features but the metadata "
                 f"lists {len(spec.features)}; the model files do not belong together."
             )
-        fc.model, fc.spec, fc.quantiles, fc._last = model, spec, quantiles, last
+        fc.model, fc.spec, fc.intervals, fc._last = model, spec, intervals, last
         fc._info = {k: metadata.get(k) for k in ("coin", "data", "mase_scale", "training")}
         fc._metrics = metadata.get("metrics")
         return fc

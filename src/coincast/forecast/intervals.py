@@ -4,8 +4,9 @@ Calibrated on the validation period (data the network was not fitted on): for ea
 horizon h, the ⌈(n+1)(1-α)⌉-th smallest absolute log residual |log(actual/forecast)|
 gives a band ``forecast · exp(±q_h)`` with ≥ 1-α coverage when errors are exchangeable.
 Crypto errors are not (volatility clusters), so the benchmark reports the coverage
-actually achieved on the test period. Log space keeps the lower bound positive and lets
-the band widen with the price level.
+actually achieved on the test period (and ``risk.py`` normalises the residuals by a
+volatility forecast and updates the widths as outcomes arrive). Log space keeps the lower
+bound positive and lets the band widen with the price level.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from coincast.errors import ParameterError
 
-__all__ = ["conformal_quantiles", "coverage", "extend_quantiles", "interval_bounds"]
+__all__ = [
+    "conformal_quantiles",
+    "coverage",
+    "extend_quantiles",
+    "interval_bounds",
+    "winkler",
+]
 
 
 def conformal_quantiles(log_residuals: ArrayLike, alpha: float = 0.1) -> NDArray[np.float64]:
@@ -72,5 +79,31 @@ def coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> NDArray[n
     n = ok.sum(axis=0)
     out: NDArray[np.float64] = np.divide(
         inside.sum(axis=0), n, out=np.full(a.shape[1], np.nan), where=n > 0
+    )
+    return out
+
+
+def winkler(
+    actual: ArrayLike, lower: ArrayLike, upper: ArrayLike, base: ArrayLike, alpha: float = 0.1
+) -> NDArray[np.float64]:
+    """Mean Winkler (interval) score per horizon, as a fraction of the origin price.
+
+    W = (u - l) + (2/α)(l - y)·[y < l] + (2/α)(y - u)·[y > u] (Winkler, 1972; Gneiting &
+    Raftery's interval score): a band is paid for its width and fined for every dollar
+    the outcome falls outside, so a wide band cannot buy coverage for free. It equals
+    (2/α) times the summed pinball losses of the α/2 and 1-α/2 quantiles. Dividing by the
+    origin price [N] makes coins and years comparable and poolable. [N, H] → [H].
+    """
+    y = np.asarray(actual, dtype=np.float64)
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    b = np.asarray(base, dtype=np.float64)[:, None]
+    with np.errstate(invalid="ignore"):
+        w = (hi - lo) + (2.0 / alpha) * (np.maximum(lo - y, 0.0) + np.maximum(y - hi, 0.0))
+        w = w / b
+    ok = np.isfinite(y) & ~np.isnan(w)  # an unbounded band scores ∞, not "not counted"
+    n = ok.sum(axis=0)
+    out: NDArray[np.float64] = np.divide(
+        np.where(ok, w, 0.0).sum(axis=0), n, out=np.full(y.shape[1], np.nan), where=n > 0
     )
     return out

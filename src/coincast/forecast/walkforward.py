@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from coincast.forecast import baselines, metrics
+from coincast.forecast import baselines, metrics, risk_baselines
 from coincast.forecast.evaluate import Evaluation, score_paths
 from coincast.forecast.forecast import ForecastSpec, predict_paths
 from coincast.model.lstm import LSTMRegressor
@@ -69,15 +69,23 @@ def score(
     lower: NDArray[np.float64] | None = None,
     upper: NDArray[np.float64] | None = None,
     alpha: float = 0.1,
+    interval_method: str | None = None,
 ) -> Evaluation:
     """The model's paths [N, h] scored beside naive and drift on the same origins.
 
     MASE is scaled by naive's in-sample error on the days before the scored period
-    (what was known before it started).
+    (what was known before it started). Intervals, when given, are scored beside the
+    constant band and GARCH(1,1)-t (``risk_baselines``) on the same origins.
     """
     h = model_paths.shape[1]
     first_day = int(at[0]) + 1
     base = prep.price[at]
+    interval_baselines = None
+    if lower is not None:
+        interval_baselines = {
+            "band": risk_baselines.band(prep.price, at, h, alpha),
+            "garch": risk_baselines.garch_t(prep.price, at, h, alpha),
+        }
     return score_paths(
         actuals(prep, at, h, stop),
         {
@@ -92,6 +100,8 @@ def score(
         alpha=alpha,
         start=iso(prep.dates, first_day),
         end=iso(prep.dates, stop - 1),
+        interval_baselines=interval_baselines,
+        interval_method=interval_method,
     )
 
 

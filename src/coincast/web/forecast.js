@@ -30,6 +30,14 @@ export function skillSentence(body) {
   return typeof text === "string" ? text : "No backtest is stored with this model, so its skill is unknown.";
 }
 
+// The intervals in plain words: coverage, interval (Winkler) score and whether the model's
+// risk forecast beats GARCH(1,1)-t and a constant band, from the stored evaluation.
+export function riskSentence(body) {
+  const text = body.evaluation?.risk_verdict || body.metrics?.risk_verdict;
+  if (typeof text === "string") return text;
+  return "No interval score is stored with this model, so whether its risk forecast beats GARCH or a constant band is unknown.";
+}
+
 function renderTable(res) {
   const head = el("tr", {}, ...["Date", "Forecast", "Lower", "Upper", "Naive"].map((h) => el("th", {}, h)));
   $("#forecast-table thead").replaceChildren(head);
@@ -69,6 +77,7 @@ export async function runForecast() {
     renderTable(res);
     showFreshness($("#forecast-notice"), res, coin);
     $("#forecast-skill").textContent = skillSentence(res);
+    $("#forecast-risk").textContent = riskSentence(res);
     if (res.disclaimer) $("#disclaimer").textContent = res.disclaimer;
     state.lastForecast = res;
     state.timings.forecast = performance.now() - start;
