@@ -7,14 +7,18 @@ the offline coin list, history and page start from here.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from coincast.data.csv_import import read_history_csv
 from coincast.data.market.cache import MarketCache
 from coincast.settings import Settings
 from tests.conftest import SHARED_DIR
+from tests.helpers.live_server import LiveServer, serve
 
-__all__ = ["closed_port", "import_csvs", "offline_settings"]
+__all__ = ["closed_port", "import_csvs", "offline_settings", "serve_offline"]
 
 
 def closed_port() -> int:
@@ -43,3 +47,13 @@ def import_csvs(settings: Settings, daily_dir: Path, *coins: str) -> None:
     cache = MarketCache(settings)
     for coin in coins:
         cache.upsert_history(coin, read_history_csv(daily_dir / f"{coin}.csv"), source="csv")
+
+
+@contextmanager
+def serve_offline(daily_dir: Path, data_dir: Path, today: date) -> Iterator[LiveServer]:
+    """A live server offline with bitcoin and tether imported, its calendar at ``today``."""
+    settings = offline_settings(data_dir)
+    import_csvs(settings, daily_dir, "bitcoin", "tether")
+    with serve(settings) as server:
+        server.app.state.today = lambda: today
+        yield server

@@ -14,17 +14,14 @@ from typing import Any
 import pytest
 
 from tests.helpers.live_server import LiveServer, serve
-from tests.helpers.offline import import_csvs, offline_settings
+from tests.helpers.offline import import_csvs, serve_offline
 
 TODAY = date(2026, 12, 2)  # bitcoin.csv ends 2024-12-31: 701 days earlier
 
 
 @pytest.fixture
 def offline(daily_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
-    settings = offline_settings(tmp_path / "data")
-    import_csvs(settings, daily_dir, "bitcoin", "tether")
-    with serve(settings) as server:
-        server.app.state.today = lambda: TODAY
+    with serve_offline(daily_dir, tmp_path / "data", TODAY) as server:
         yield server
 
 
