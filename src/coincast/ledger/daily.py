@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 
 from coincast.data.market.cache import MarketCache
 from coincast.data.market.refresh import HistoryClient, refresh_coin, utc_today
-from coincast.errors import CoincastError, SourceUnreachableError
+from coincast.errors import (
+    CoincastError,
+    DataSourceError,
+    SourceUnreachableError,
+    UnknownCoinError,
+)
 from coincast.ledger.records import PRESET_PREFIX, Ledger, Tracked
 from coincast.ledger.scoring import score_known
 from coincast.settings import Settings
@@ -132,10 +137,12 @@ def _refresh(
             try:
                 refresh_coin(client, cache, coin, today=day)
                 report.refreshed.append(coin)
-            except SourceUnreachableError as exc:
+            except UnknownCoinError as exc:
+                report.problems.append(f"{coin}: {exc}")
+            except (SourceUnreachableError, DataSourceError) as exc:  # offline, down, limited
                 report.problems.append(
-                    f"CoinGecko is unreachable ({exc}); {coin} keeps its stored days and is "
-                    "not forecast today. The daily job tries again tomorrow."
+                    f"CoinGecko could not be reached for {coin} ({exc}); {coin} keeps its "
+                    "stored days and is not forecast today. The daily job tries again tomorrow."
                 )
             except CoincastError as exc:
                 report.problems.append(f"{coin}: refresh failed: {exc}")
