@@ -7,6 +7,9 @@ Create Date: 2026-12-03
 Every forecast issued (CLI, API, page, daily job) is a row; scores arrive later in their
 own table; ``daily_runs``' primary key is the lock that runs the daily job once a day
 however many servers share the database.
+
+A table already present (a database made by ``create_all`` from every declared table,
+as 0001 adopts) is kept as it is.
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ depends_on = None
 
 
 def upgrade() -> None:
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if "forecast_ledger" not in existing:
+        _ledger()
+    if "ledger_scores" not in existing:
+        _scores()
+    if "ledger_tracked" not in existing:
+        _tracked()
+    if "daily_runs" not in existing:
+        _daily_runs()
+
+
+def _ledger() -> None:
     op.create_table(
         "forecast_ledger",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -47,6 +62,9 @@ def upgrade() -> None:
             name="uq_forecast_ledger",
         ),
     )
+
+
+def _scores() -> None:
     op.create_table(
         "ledger_scores",
         sa.Column(
@@ -61,6 +79,9 @@ def upgrade() -> None:
         sa.Column("inside", sa.Boolean, nullable=True),
         sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def _tracked() -> None:
     op.create_table(
         "ledger_tracked",
         sa.Column("user", sa.String(128), primary_key=True),
@@ -69,6 +90,9 @@ def upgrade() -> None:
         sa.Column("days", sa.Integer, nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def _daily_runs() -> None:
     op.create_table(
         "daily_runs",
         sa.Column("day", sa.Date, primary_key=True),
