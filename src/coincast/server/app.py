@@ -85,7 +85,7 @@ def create_app(
             log.info(
                 "removed %d unreferenced model files left by an interrupted save", len(orphans)
             )
-        daily = start_daily(settings)  # the ledger's job at COINCAST_DAILY_AT, if set
+        daily = _app.state.daily = start_daily(settings)  # the ledger's job, if DAILY_AT
         try:
             yield
         finally:
