@@ -94,9 +94,12 @@ def main() -> int:
             pooled += rows
             t = track_record(rows)[-1]
             dm = "–" if t.dm_p is None else f"{t.dm_p:.3g}"
+            # No called direction (a model shrunk to naive predicts no change): say so.
+            hit = f"{100 * t.direction:5.1f}%/{t.direction_n}" if t.direction_n else "none"
+            dir_p = f"{t.direction_p:.3g}" if t.direction_n else "–"
             print(f"{coin:10} {t.n:6d} {t.mae:10.2f} {t.naive_mae:10.2f} {t.mae_ratio:6.3f} "
-                  f"{100 * t.coverage:5.1f}% {100 * t.direction:5.1f}%/{t.direction_n:<4d}"
-                  f"{t.direction_p:7.3g} {dm:>7}  {t.verdict}")  # fmt: skip
+                  f"{100 * t.coverage:5.1f}% {hit:>10} {dir_p:>7} {dm:>7}  "
+                  f"{t.verdict}")  # fmt: skip
         ratios = [track_record(ledger.rows("bench", c, c))[-1].mae_ratio for c in coins]
         print(
             f"\nmean MAE ratio to naive over the coins: {sum(ratios) / len(ratios):.3f} "
