@@ -14,7 +14,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bench_train", "bench_forecast", "bench_api", "bench_refresh", "bench_load"]
+ORDER = [
+    "bench_train",
+    "bench_forecast",
+    "bench_api",
+    "bench_refresh",
+    "bench_load",
+    "bench_ledger",
+]
 
 
 def main() -> int:

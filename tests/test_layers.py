@@ -17,6 +17,7 @@ the list, so imports point up it:
     forecast    → model, prep, store   (a Forecaster exports itself in the store's TF.js format)
     scale       → forecast, model, prep, store
     api         → data, forecast, model, prep, store
+    ledger      → db, data, forecast, model, prep, store, api   (forecasts kept and scored)
     coincast    → api                  (the package's __init__: the public API)
     server      → any of the above     (never cli)
     cli         → any of the above, server
@@ -63,6 +64,7 @@ _CORE_RULES: dict[str, frozenset[str]] = {
     "forecast": FOUNDATION | {"model", "prep", "store"},
     "scale": FOUNDATION | {"forecast", "model", "prep", "store"},
     "api": FOUNDATION | {"data", "forecast", "model", "prep", "store"},
+    "ledger": FOUNDATION | {"db", "data", "forecast", "model", "prep", "store", "api"},
     "coincast": FOUNDATION | {"api"},
 }
 CORE = frozenset(_CORE_RULES)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     ray_address: str | None = Field(
         default=None, description="Ray cluster to run training/tuning on, e.g. ray://head:10001."
     )
+    # The forecast ledger's daily job inside `coincast serve`, at HH:MM UTC (unset: off).
+    daily_at: str | None = Field(
+        default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="e.g. 00:40"
+    )
     # Shared development data (tests and benchmarks only; never shipped or served).
     shared_dir: Path = Path("../shared")
 

@@ -130,6 +130,9 @@ class FakeCoinGecko:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
+    # A simulated day (tests of day-by-day jobs): the data is not shifted, but days after
+    # it are not served yet, and the request-time point falls at its noon. None: the clock.
+    today: date | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -227,6 +230,12 @@ class FakeCoinGecko:
         shift = datetime.now(UTC).date() - rows[-1][0]
         return [(_utc_midnight_s(d + shift), p, v, m) for d, p, v, m in rows]
 
+    def served_today(self) -> date:
+        return self.today or datetime.now(UTC).date()
+
+    def now_s(self) -> float:
+        return time.time() if self.today is None else _utc_midnight_s(self.today) + DAY_S / 2
+
     def markets(self) -> list[dict[str, Any]]:
         path = self.shared_dir / "fixtures" / "coingecko" / "coins_markets.json"
         rows: list[dict[str, Any]] = json.loads(path.read_text())
@@ -241,9 +250,11 @@ def _chart(rows: list[tuple[int, float, float | None, float | None]]) -> dict[st
     }
 
 
-def _with_now_point(chart: dict[str, Any], last: tuple[Any, ...]) -> dict[str, Any]:
+def _with_now_point(
+    chart: dict[str, Any], last: tuple[Any, ...], now_s: float | None = None
+) -> dict[str, Any]:
     """CoinGecko's trailing request-time point (moved a little, so a kept one shows)."""
-    now_ms = int(time.time() * 1000)
+    now_ms = int((time.time() if now_s is None else now_s) * 1000)
     if now_ms % (DAY_S * 1000) == 0:
         now_ms += 1
     _, p, v, m = last
@@ -368,10 +379,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return 400, {"error": "invalid days"}
             if days > FREE_MAX_DAYS and not pro:
                 return self._too_old()
-        rows = self.state.shifted_rows(coin_id)
-        first = _utc_midnight_s(datetime.now(UTC).date()) - (days - 1) * DAY_S
+        today_s = _utc_midnight_s(self.state.served_today())
+        rows = [r for r in self.state.shifted_rows(coin_id) if r[0] <= today_s]
+        first = today_s - (days - 1) * DAY_S
         picked = [r for r in rows if r[0] >= first]
-        return 200, _with_now_point(_chart(picked), rows[-1])
+        return 200, _with_now_point(_chart(picked), rows[-1], self.state.now_s())
 
     def _range(
         self, coin_id: str, params: dict[str, str], headers: dict[str, str]

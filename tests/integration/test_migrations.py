@@ -20,6 +20,7 @@ from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, select,
 from sqlalchemy.exc import IntegrityError
 
 import coincast.data.market.schema  # noqa: F401  (declares the market tables)
+import coincast.ledger.schema  # noqa: F401  (declares the ledger tables)
 import coincast.server.job_store  # noqa: F401  (declares the training-jobs table)
 import coincast.server.users  # noqa: F401  (declares the users table)
 import coincast.store.sql_metadata  # noqa: F401  (declares the store tables)

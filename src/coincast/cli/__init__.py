@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from coincast.cli import data, model, scale, server  # noqa: F401  (register the commands)
+from coincast.cli import data, ledger, model, scale, server  # noqa: F401  (register the commands)
 from coincast.cli.app import app, err_console
 from coincast.errors import CoincastError
 

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from coincast.cli.app import app
 from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.ledger import score_after_write
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko.client import CoinGeckoClient
 from coincast.data.csv_import import read_history_csv
@@ -120,6 +121,7 @@ def fetch_cmd(
     with CoinGeckoClient(settings) as client:
         result = refresh_coin(client, cache, coin, days=days)
         _notices(client)
+    score_after_write(coin)
     if result.status == "up_to_date":
         _console().print(
             f"{coin}: already up to date (last day {result.last_date}); no request made."
@@ -194,6 +196,7 @@ def refresh_cmd(
         )
         progress.update(task, description="done")
     _notices(client)
+    score_after_write()
     _console().print(_summary_table(results))
     counts = {s: sum(r.status == s for r in results) for s in _STATUS_STYLE}
     _console().print(summary_line(results))
@@ -226,10 +229,12 @@ def import_cmd(
     cache = MarketCache(cli_settings())
     new_rows = cache.upsert_history(coin, frame, source="csv")
     cache.log_fetch(coin, "csv", ok=True, rows=len(frame), message=str(file))
+    scored = score_after_write(coin)
     _console().print(
         f"{coin}: imported {len(frame)} day(s) from {file} ({new_rows} new), "
         f"{frame.index[0].date()} … {frame.index[-1].date()}. "
         f"Check it with `coincast data clean {coin} --report`."
+        + (f" {scored} recorded forecast day(s) scored." if scored else "")
     )
 
 

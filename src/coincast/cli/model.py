@@ -29,6 +29,7 @@ from coincast.api import (
 )
 from coincast.cli.app import app
 from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.ledger import record_forecast
 from coincast.model.schedule import EpochReport
 from coincast.settings import Settings
 
@@ -315,8 +316,9 @@ def forecast_cmd(
 
     settings = cli_settings()
     history: pd.DataFrame | None
+    number: int | None = None
     if model:
-        fc, _ = load_stored(user, model, version, settings)
+        fc, number = load_stored(user, model, version, settings)
         try:
             history = _history(coin, csv, settings)
         except NoDataError:
@@ -326,6 +328,7 @@ def forecast_cmd(
         overrides = _overrides(epochs, None, None, None, None, None)
         fc = _fit(coin, history, Forecaster(preset, **overrides), None)
     out = fc.forecast(days, history=history)
+    record_forecast(user, coin, model, number, fc.preset.name, out)
     table = Table(title=f"{coin}: {days}-day forecast (USD)")
     for col in ("date", "forecast", "lower", "upper", "naive"):
         table.add_column(col, justify="right")

@@ -46,6 +46,10 @@ MANAGED_TABLES = frozenset(
         "daily",
         "fetch_log",
         "missing_coins",
+        "forecast_ledger",
+        "ledger_scores",
+        "ledger_tracked",
+        "daily_runs",
     }
 )
 # Arbitrary but fixed: the key of the PostgreSQL advisory lock held while migrating.

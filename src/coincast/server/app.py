@@ -30,6 +30,7 @@ from coincast.server.deps import path_error
 from coincast.server.error_status import status_for, wire_type
 from coincast.server.job_runner import JobManager
 from coincast.server.limits import BodySizeLimit
+from coincast.server.scheduler import start_daily, stop_daily
 from coincast.server.services import Services, is_loopback
 from coincast.server.users import UserStore
 from coincast.settings import Settings
@@ -84,9 +85,11 @@ def create_app(
             log.info(
                 "removed %d unreferenced model files left by an interrupted save", len(orphans)
             )
+        daily = _app.state.daily = start_daily(settings)  # the ledger's job, if DAILY_AT
         try:
             yield
         finally:
+            stop_daily(daily)
             services.jobs.shutdown()
 
     app = FastAPI(
@@ -103,8 +106,10 @@ def create_app(
     _install_error_handlers(app)
 
     from coincast.server.routes import coins, forecasts, jobs, meta, models, presets
+    from coincast.server.routes import ledger as ledger_routes
 
     routers = [m.router for m in (meta, presets, coins, models, forecasts, jobs)]
+    routers.append(ledger_routes.router)
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
 

@@ -4,6 +4,7 @@
 import { ApiError, normaliseHistory, paths, request } from "./api.js";
 import { forecastChart, pointsDrawn } from "./charts.js";
 import { showFreshness } from "./freshness.js";
+import { ledgerModel, showLedger } from "./ledger.js";
 import { state } from "./state.js";
 import { $, clearError, el, fmtUsd, showError } from "./ui.js";
 
@@ -80,6 +81,7 @@ export async function runForecast() {
     $("#forecast-risk").textContent = riskSentence(res);
     if (res.disclaimer) $("#disclaimer").textContent = res.disclaimer;
     state.lastForecast = res;
+    showLedger(coin, ledgerModel(res.user, state.user, name)); // the track record beside it
     state.timings.forecast = performance.now() - start;
     $("#forecast").dataset.points = String(pointsDrawn(state.charts.forecast, 2));
     $("#forecast").dataset.state = "ready";

@@ -27,6 +27,7 @@ from coincast.errors import DataSourceError, NoDataError, NotStoredError, Source
 from coincast.server.clock import today
 from coincast.server.deps import CoinPath, SettingsDep, UserDep
 from coincast.server.routes import ERRORS, SOURCE_ERRORS
+from coincast.server.routes.ledger import score_after_refresh
 from coincast.server.schemas import CoinOut, CoinsOut, HistoryOut, RefreshOut
 from coincast.settings import Settings
 
@@ -139,6 +140,7 @@ def _refresh(settings: Settings, cache: MarketCache, coin: str) -> RefreshOut:
     with CoinGeckoClient(settings) as client:
         result = refresh_coin(client, cache, coin)
         notices = list(client.notices)
+    score_after_refresh(settings, coin)
     last = result.last_date.isoformat() if result.last_date else None
     return RefreshOut(coin=coin, added=result.new_rows, last_date=last, notices=notices)
 

@@ -22,6 +22,7 @@ from coincast.errors import ModelFormatError, NoDataError
 from coincast.json_values import finite
 from coincast.server.clock import today
 from coincast.server.deps import (
+    MaybeUserDep,
     NamePath,
     ReadableModelDep,
     RegistryDep,
@@ -29,6 +30,7 @@ from coincast.server.deps import (
     VersionPath,
 )
 from coincast.server.routes import ERRORS
+from coincast.server.routes.ledger import record_served
 from coincast.server.schemas import ForecastIn, ForecastOut
 from coincast.server.views import metrics_summary, skill_sentence
 from coincast.settings import Settings
@@ -122,6 +124,7 @@ def forecast(
     name: NamePath,
     version: VersionPath,
     body: ForecastIn,
+    me: MaybeUserDep,
     registry: RegistryDep,
     settings: SettingsDep,
 ) -> ForecastOut:
@@ -138,6 +141,8 @@ def forecast(
     else:
         # Only the last window matters; a tail keeps the per-request work small.
         frame = fc.forecast(body.days, history=history.iloc[-(fc.spec.window + 60) :])
+    if me is not None:  # the caller's ledger (anonymous readers of public models keep none)
+        record_served(settings, me, info.user, info.name, info.version, coin, frame)
     metrics = info.metrics
     naive = [float(v) for v in frame["naive"]]
     data_ends = (frame["date"].iloc[0] - _ONE_DAY).date()
