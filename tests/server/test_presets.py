@@ -90,7 +90,10 @@ def test_the_jobs_api_refuses_values_just_outside_the_published_limits(
                 body = {"coin": "bitcoin", "name": "m", "params": {field["name"]: value}}
                 r = c.post("/users/local/jobs", json=body)
                 assert r.status_code == 422, (field["name"], value, r.text)
-                assert f"params.{field['name']}" in r.json()["error"]["message"]
+                # Named as the form labels it (not "params.window"), with the field's key.
+                error = r.json()["error"]
+                assert error["message"].startswith(field["label"] + ":"), error
+                assert error["field"] == field["name"]
                 refused += 1
         assert c.get("/users/local/jobs").json()["jobs"] == []
     assert refused >= 2 * len(fields) - 1

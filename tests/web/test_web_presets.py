@@ -73,11 +73,11 @@ def test_choosing_a_preset_fills_its_values_within_the_servers_limits(
             low = lim["minimum"] if lim["minimum"] is not None else lim["exclusive_minimum"]
             high = lim["maximum"] if lim["maximum"] is not None else lim["exclusive_maximum"]
             if name == "patience":
-                low = 0  # the form's "0 = never", sent as null
+                low = 0  # the form's "0 = never", sent as 0 (the server's "never")
             assert float(shown["min"]) == low and float(shown["max"]) == high, (name, shown)
 
     # The server's strict bounds hold in the form too: lr must be > 0, dropout < 1.
-    for name, bad, good in [("lr", "0", "0.01"), ("dropout", "1", "0.5"), ("window", "1", "2")]:
+    for name, bad, good in [("lr", "0", "0.01"), ("dropout", "1", "0.5"), ("window", "4", "5")]:
         page.fill(f"#hp-{name}", bad)
         assert not page.evaluate(f"() => document.querySelector('#hp-{name}').checkValidity()")
         page.fill(f"#hp-{name}", good)

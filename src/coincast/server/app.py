@@ -30,6 +30,7 @@ from coincast.server.deps import path_error
 from coincast.server.error_status import status_for, wire_type
 from coincast.server.job_runner import JobManager
 from coincast.server.limits import BodySizeLimit
+from coincast.server.messages import describe_validation, first_field, page_message
 from coincast.server.scheduler import start_daily, stop_daily
 from coincast.server.services import Services, is_loopback
 from coincast.server.users import UserStore
@@ -55,11 +56,12 @@ _HTTP_TYPES = {
 }
 
 
-def error_response(status: int, type_: str, message: str) -> JSONResponse:
+def error_response(status: int, type_: str, message: str, field: str | None = None) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(
-        {"error": {"type": type_, "message": message}}, status_code=status, headers=headers
-    )
+    body: dict[str, str] = {"type": type_, "message": message}
+    if field is not None:
+        body["field"] = field
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 def create_app(
@@ -165,7 +167,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = status_for(type(exc))
         if status >= 500 and not isinstance(exc, AuthError):
             log.warning("%s: %s", type(exc).__name__, exc.message)
-        return error_response(status, wire_type(type(exc)), exc.message)
+        return error_response(status, wire_type(type(exc)), page_message(exc))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,6 +177,9 @@ def _install_error_handlers(app: FastAPI) -> None:
             # A malformed name or id in the URL: the same 400 the store gives for it.
             messages = dict.fromkeys(str(m) for m in bad_paths)  # a segment may be read twice
             return error_response(400, "InvalidRequestError", " ".join(messages))
+        field = first_field(errors)
+        if field is not None:  # a training job's field: in the training form's words
+            return error_response(422, "ValidationError", describe_validation(errors), field)
         return error_response(422, "ValidationError", _describe(errors))
 
     @app.exception_handler(StarletteHTTPException)

@@ -30,6 +30,7 @@ from coincast.json_values import finite
 from coincast.model.schedule import CancelToken, EpochReport
 from coincast.server.errors import InvalidRequestError
 from coincast.server.job_store import ACTIVE, JobRecord, JobStore, this_owner
+from coincast.server.messages import page_message, stop_note
 from coincast.server.schemas import EpochOut, JobIn, JobOut, VersionOut
 from coincast.settings import Settings
 from coincast.store.registry import ModelRegistry, validate_name
@@ -124,7 +125,14 @@ class Job:
             finished_at=self.finished_at,
             error=self.error,
             result=self.result,
+            note=self._note(),
         )
+
+    def _note(self) -> str | None:
+        if self.status != "succeeded":
+            return None
+        with_val = all(e.val_loss is not None for e in self.history)
+        return stop_note([e.val_loss if with_val else e.loss for e in self.history], self.epochs)
 
 
 def _epoch_out(report: EpochReport) -> EpochOut:
@@ -155,6 +163,8 @@ def train_and_save(
     overrides = spec.params.model_dump(exclude_none=True)
     if "units" in overrides:
         overrides["units"] = tuple(overrides["units"])
+    if overrides.get("patience") == 0:  # the form's "0 = never": train every epoch
+        overrides["patience"] = None
     history = load_history(spec.coin, settings)
     if spec.parent_version is not None:
         # Only the training schedule may change: the network and its inputs are fixed.
@@ -309,7 +319,7 @@ class JobManager:
                 on_start,
             )
         except CoincastError as exc:
-            self._finish(job, "failed", exc.message)
+            self._finish(job, "failed", page_message(exc))
             return
         except Exception as exc:  # a bug must not kill the worker thread silently
             log.exception("training job %s failed", job.id)

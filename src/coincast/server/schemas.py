@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from coincast.model.presets import DEFAULT_PRESET
+
 __all__ = [
     "ErrorBody",
     "ErrorOut",
@@ -46,6 +48,9 @@ DISCLAIMER = "Forecasts are decision support, not financial advice."
 class ErrorBody(BaseModel):
     type: str = Field(description="The coincast.errors class name, e.g. ModelFormatError.")
     message: str = Field(description="What is wrong, then what to do.")
+    field: str | None = Field(
+        default=None, description="The job field (e.g. window) a validation error is about."
+    )
 
 
 class ErrorOut(BaseModel):
@@ -187,21 +192,36 @@ class TrainParams(BaseModel):
     """Overrides of the preset; anything left out keeps the preset's value."""
 
     model_config = ConfigDict(extra="forbid")
-    epochs: int | None = Field(default=None, ge=1, le=1000)
-    batch_size: int | None = Field(default=None, ge=1, le=4096)
-    lr: float | None = Field(default=None, gt=0, le=1)
-    window: int | None = Field(default=None, ge=2, le=365)
-    units: list[int] | None = Field(default=None, min_length=1, max_length=4)
-    dropout: float | None = Field(default=None, ge=0, lt=1)
-    patience: int | None = Field(default=None, ge=1, le=1000)
-    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    # Titles are the training form's labels: the page shows them and error messages name
+    # fields by them (coincast.server.messages). Limits are the form's (served by
+    # GET /api/v1/presets); a window under 5 days gives the LSTM almost nothing to read.
+    epochs: int | None = Field(default=None, ge=1, le=1000, title="Epochs")
+    batch_size: int | None = Field(default=None, ge=1, le=4096, title="Batch size")
+    lr: float | None = Field(default=None, gt=0, le=1, title="Learning rate")
+    window: int | None = Field(default=None, ge=5, le=365, title="Window (days)")
+    units: list[int] | None = Field(default=None, min_length=1, max_length=4, title="LSTM units")
+    dropout: float | None = Field(default=None, ge=0, lt=1, title="Dropout")
+    patience: int | None = Field(
+        default=None,
+        ge=0,
+        le=1000,
+        title="Early-stop patience",
+        description="Epochs without a better validation loss before stopping; 0: never stop "
+        "early (null keeps the preset's).",
+    )
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1, title="Seed")
 
 
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     coin: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=64, description="Model name to save under.")
-    preset: str = Field(default="paper", min_length=1, max_length=32)
+    preset: str = Field(
+        default=DEFAULT_PRESET,
+        min_length=1,
+        max_length=32,
+        description="A preset of GET /api/v1/presets; by default the library's.",
+    )
     params: TrainParams = Field(default_factory=TrainParams)
     parent_version: int | None = Field(
         default=None, ge=1, description="Train this stored version of `name` further."
@@ -217,6 +237,7 @@ class ParamField(BaseModel):
     """
 
     name: str
+    label: str = Field(description="The training form's label, as error messages name it.")
     type: Literal["integer", "number", "array"]
     items: Literal["integer", "number"] | None = Field(
         default=None, description="Type of an array's elements (units: integers)."
@@ -278,6 +299,11 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     error: str | None
     result: VersionOut | None
+    note: str | None = Field(
+        default=None,
+        description="How training ended when it stopped early: at which epoch, why, and "
+        "which epoch's weights were kept.",
+    )
 
 
 class JobsOut(BaseModel):

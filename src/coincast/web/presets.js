@@ -83,7 +83,7 @@ export function fieldInput(field, limits) {
   return input;
 }
 
-// Form values → the JSON the jobs API takes (units as a list, 0 patience as none).
+// Form values → the JSON the jobs API takes (units as a list; patience 0 = never stop early).
 export function toParams(values) {
   const units = String(values.units)
     .split(",")
@@ -96,6 +96,6 @@ export function toParams(values) {
     dropout: Number(values.dropout),
     batch_size: Number(values.batch_size),
     lr: Number(values.lr),
-    patience: Number(values.patience) > 0 ? Number(values.patience) : null,
+    patience: Math.max(0, Number(values.patience) || 0),
   };
 }

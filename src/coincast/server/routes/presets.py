@@ -55,7 +55,8 @@ def param_fields() -> list[ParamField]:
         (schema,) = [s for s in prop.get("anyOf", [prop]) if s.get("type") != "null"]
         limits = {attr: schema[key] for key, attr in _LIMITS.items() if key in schema}
         items = schema.get("items", {}).get("type")
-        out.append(ParamField(name=name, type=schema["type"], items=items, **limits))
+        label = prop.get("title", name)
+        out.append(ParamField(name=name, label=label, type=schema["type"], items=items, **limits))
     return out
 
 
