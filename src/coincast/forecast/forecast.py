@@ -27,7 +27,7 @@ from coincast.model.lstm import LSTMRegressor
 from coincast.prep.scaling import MinMaxScaler
 from coincast.prep.windows import TargetKind, feature_matrix
 
-__all__ = ["ForecastSpec", "forecast_frame", "predict_paths"]
+__all__ = ["ForecastSpec", "append_day", "forecast_frame", "predict_paths"]
 
 # A level model extrapolating below zero is clipped to this fraction of the last price.
 MIN_PRICE_RATIO = 1e-3
@@ -79,20 +79,34 @@ def predict_paths(
                 raw = feature_matrix(p[:, lo:hi], v[:, lo:hi], m[:, lo:hi], spec.features)
                 x = torch.from_numpy(spec.scaler.transform(raw[:, 1:, :]).astype(np.float32))
                 y = model(x).double().numpy()  # [B] model units
-                last = p[:, hi - 1]
-                if spec.target == "level":
-                    level = spec.scaler.inverse_column(y, spec.scaler.names[k_price])
-                    level = np.maximum(level, last * MIN_PRICE_RATIO)
-                    ret = np.log(level / last)
-                else:
-                    ret = y * spec.ret_scale
-                nxt = last * np.exp(spec.shrink * ret)
-                p[:, hi] = nxt
-                v[:, hi] = v[:, hi - 1]
-                m[:, hi] = m[:, hi - 1] * (nxt / last)
+                append_day(spec, k_price, y, p, v, m, hi)
     finally:
         model.train(was_training)
     return p[:, w + 1 :]
+
+
+def append_day(
+    spec: ForecastSpec,
+    k_price: int,
+    y: NDArray[np.float64],
+    p: NDArray[np.float64],
+    v: NDArray[np.float64],
+    m: NDArray[np.float64],
+    day: int,
+) -> None:
+    """Turn the network's output y [B] for buffer day ``day`` into that day's price, volume
+    and market cap (written in place). One function for both paths, so they cannot drift."""
+    last = p[:, day - 1]
+    if spec.target == "level":
+        level = spec.scaler.inverse_column(y, spec.scaler.names[k_price])
+        level = np.maximum(level, last * MIN_PRICE_RATIO)
+        ret = np.log(level / last)
+    else:
+        ret = y * spec.ret_scale
+    nxt = last * np.exp(spec.shrink * ret)
+    p[:, day] = nxt
+    v[:, day] = v[:, day - 1]
+    m[:, day] = m[:, day - 1] * (nxt / last)
 
 
 def forecast_frame(

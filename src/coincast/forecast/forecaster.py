@@ -31,6 +31,7 @@ from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_pat
 from coincast.forecast.metrics import mase_scale
 from coincast.forecast.plan import FitPlan
 from coincast.forecast.risk import IntervalState
+from coincast.forecast.wavefront import predict_paths_fast
 from coincast.json_values import finite_list, json_safe
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import Preset, get_preset
@@ -65,6 +66,7 @@ class Forecaster:
         self._info: dict[str, Any] = {}
         self._last: pd.DataFrame | None = None  # the last window+1 days (history frame)
         self._metrics: dict[str, Any] | None = None  # stored evaluation (from_model)
+        self._origin_cache: tuple[pd.DataFrame, dict[str, np.ndarray]] | None = None
 
     @property
     def coin(self) -> str | None:
@@ -91,15 +93,8 @@ class Forecaster:
         ``warm_start`` continues from the current network ("train further") instead of
         a fresh initialisation; the scaler is refitted on the new training part.
         """
-        plan = self.plan(
-            history,
-            coin=coin,
-            val_start=val_start,
-            test_start=test_start,
-            end=end,
-            horizon=horizon,
-            warm_start=warm_start,
-        )
+        plan = self.plan(history, coin=coin, val_start=val_start, test_start=test_start,
+                         end=end, horizon=horizon, warm_start=warm_start)  # fmt: skip
         return self.finish(plan, plan.train(on_epoch, cancel))
 
     def prepare(
@@ -270,9 +265,13 @@ class Forecaster:
         )
 
     # -- forecasting ---------------------------------------------------------------
-    def forecast(self, days: int = 7, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    def forecast(
+        self, days: int = 7, history: pd.DataFrame | None = None, *, reference: bool = False
+    ) -> pd.DataFrame:
         """Forecast ``days`` days after the last known day (of ``history`` if given, else
-        of the data the model was fitted on) → date, forecast, lower, upper, naive (USD)."""
+        of the data the model was fitted on) → date, forecast, lower, upper, naive (USD).
+        ``reference=True``: the per-window torch forward, not ``forecast.wavefront``'s
+        calendar-batched one (equal to float32 rounding; for tests and benchmarks)."""
         if self.model is None or self.spec is None:
             raise ModelError("this forecaster is not fitted; call .fit(history) first.")
         if not 1 <= days <= MAX_DAYS:
@@ -285,21 +284,24 @@ class Forecaster:
                 f"forecasting needs the last {w + 1} consecutive days; got {n}. "
                 "Refresh the coin's history (`coincast data refresh COIN`)."
             )
-        arr = {c: last[c].to_numpy(dtype=np.float64)[None, :] for c in last.columns}
-        arr = {c: a[:, -(w + 1) :] for c, a in arr.items()}
-        path = predict_paths(
-            self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days
-        )[0]
+        arr = self._origin(last, w)
+        run = predict_paths if reference else predict_paths_fast
+        path = run(self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days)[0]
         if history is None:
             width = self.intervals.widths(days)
         else:
             width = self.intervals.widths_for(last["price"].to_numpy(dtype=np.float64), days)
         lower, upper = path * np.exp(-width), path * np.exp(width)
-        out = forecast_frame(
-            pd.Timestamp(last.index[-1]), path, lower, upper, float(arr["price"][0, -1])
-        )
+        out = forecast_frame(last.index[-1], path, lower, upper, float(arr["price"][0, -1]))
         out.attrs["level"] = 1.0 - ALPHA
         return out
+
+    def _origin(self, last: pd.DataFrame, w: int) -> dict[str, np.ndarray]:
+        """The last w + 1 days as [1, w + 1] arrays, kept: converting costs as much as the net."""
+        if self._origin_cache is None or self._origin_cache[0] is not last:
+            arr = {str(c): last[c].to_numpy(dtype=np.float64)[None, -(w + 1) :] for c in last}
+            self._origin_cache = (last, arr)
+        return self._origin_cache[1]
 
     # -- persistence as plain JSON ---------------------------------------------------
     def metadata(self) -> dict[str, Any]:
