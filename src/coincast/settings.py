@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     # a reused connection is not closed by the server at the moment a request is sent.
     keep_alive_s: int = Field(default=75, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
+    model_cache: int = Field(default=32, ge=1, description="Loaded models the server keeps.")
     # Remote coincast server for `coincast models push/pull` (client side).
     remote_url: str | None = Field(default=None, description="e.g. http://host:8000")
     remote_token: SecretStr | None = Field(default=None, description="Bearer token there.")
