@@ -240,19 +240,18 @@ def step_trial(
     sizes: tuple[int, ...],
     group_size: int | None,
 ) -> Callable[[int], None]:
-    """A few training steps of the run's real shape on scratch copies, with n threads:
-    what ``coincast.model.fast.threads.choose_threads`` times. The models' weights, Adam
-    state and data order are untouched."""
+    """``trial(n, k)``: k training steps of the run's real shape on scratch copies with n
+    threads, what ``coincast.model.fast.threads.choose_threads`` times. The models'
+    weights, Adam state and data order are untouched."""
     n_models, window = x_all.shape[0], int(x_all.shape[2])
     b = min(batch, int(x_all.shape[1]))
     x = x_all[:, :b].transpose(1, 2).contiguous()  # [M, T, B, F]
     y, w = y_all[:, :b].contiguous(), torch.full((n_models, b), 1.0 / b)
     scratch = stacked.flat.clone()
     adam = StackedAdam(scratch, 1e-3)
-    steps = max(2, 8 // n_models)  # ~10 ms per trial for one paper model
     pools: dict[int, list[WorkspacePool]] = {}
 
-    def trial(threads: int) -> None:
+    def trial(threads: int, steps: int) -> None:
         _, shares = plan_groups(n_models, group_size, threads)
         if threads not in pools:
             pools[threads] = [WorkspacePool(window, sizes) for _ in shares]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ThreadChoice", "choose_threads", "forget_choices", "using_threads"]
+__all__ = ["ThreadChoice", "cached_choices", "choose_threads", "forget_choices", "using_threads"]
 
 _lock = threading.Lock()
 _choices: dict[Hashable, ThreadChoice] = {}
@@ -53,17 +53,21 @@ def using_threads(n: int) -> Iterator[None]:
 
 def choose_threads(
     key: Hashable,
-    trial: Callable[[int], None],
+    trial: Callable[[int, int], None],
     candidates: Sequence[int],
     rounds: int = 3,
+    steps: int = 4,
     clock: Callable[[], float] = time.perf_counter,
 ) -> ThreadChoice:
-    """The candidate whose ``trial(n)`` ran fastest (median of ``rounds``), cached by key.
+    """The candidate whose ``trial(n, steps)`` ran fastest (median of rounds), cached by key.
 
-    ``trial(n)`` does the work with n threads (it sets them itself; torch's count is
-    restored afterwards). One warm-up call per candidate is not timed (first-call
-    allocations). Candidates alternate within each round, so a burst of load from
-    another process falls on all of them alike. Ties go to the fewest threads.
+    ``trial(n, k)`` does k units of the work with n threads (it sets them itself; torch's
+    count is restored afterwards). A one-unit warm-up per candidate is not timed
+    (first-call allocations). Candidates alternate within each round, so a burst of load
+    from another process falls on all of them alike. Ties go to the fewest threads.
+    Once a round leaves one candidate ahead by more than ``DECISIVE`` in every round so
+    far, the rest are skipped: on a busy machine the slow candidate is the expensive one
+    to keep timing, and the calibration must stay a small part of a training run.
     """
     options = sorted(set(candidates))
     if len(options) == 1:
@@ -76,13 +80,15 @@ def choose_threads(
     before = torch.get_num_threads()
     try:
         for n in options:
-            trial(n)
+            trial(n, 1)
         for r in range(rounds):
             # Alternate the order too, so neither candidate always runs right after the other.
             for n in options if r % 2 == 0 else options[::-1]:
                 t0 = clock()
-                trial(n)
+                trial(n, steps)
                 times[n].append(clock() - t0)
+            if _decided(times):
+                break
     finally:
         torch.set_num_threads(before)
     seconds = {n: statistics.median(ts) for n, ts in times.items()}
@@ -91,6 +97,23 @@ def choose_threads(
     with _lock:
         _choices[key] = choice
     return choice
+
+
+DECISIVE = 1.25  # a candidate this much slower in every round so far is not timed again
+
+
+def _decided(times: dict[int, list[float]]) -> bool:
+    """True when the fastest candidate's slowest round beats every other one's fastest
+    round by ``DECISIVE``: more rounds could not change the order of the medians."""
+    worst_of_best = min(max(ts) for ts in times.values())
+    others = sorted(min(ts) for ts in times.values())
+    return len(others) > 1 and others[1] > DECISIVE * worst_of_best
+
+
+def cached_choices() -> dict[Hashable, ThreadChoice]:
+    """The choices made so far in this process, by key (for benchmarks and diagnostics)."""
+    with _lock:
+        return dict(_choices)
 
 
 def forget_choices() -> None:
