@@ -239,7 +239,7 @@ def step_trial(
     batch: int,
     sizes: tuple[int, ...],
     group_size: int | None,
-) -> Callable[[int], None]:
+) -> Callable[[int, int], None]:
     """``trial(n, k)``: k training steps of the run's real shape on scratch copies with n
     threads, what ``coincast.model.fast.threads.choose_threads`` times. The models'
     weights, Adam state and data order are untouched."""
