@@ -218,9 +218,21 @@ def profile_fast(x: torch.Tensor, y: torch.Tensor, epochs: int = 3) -> dict[str,
             steps += 1
     total = CLOCK() - t_all
     out = {k: v / steps * 1e3 for k, v in spent.items()}
-    out["python, dispatch, head, weight-gradient GEMM"] = total / steps * 1e3 - sum(out.values())
+    out["weight-gradient GEMM (MKL, timed alone)"] = weight_grad_ms()
+    out["python, dispatch, head, loss, copies"] = total / steps * 1e3 - sum(out.values())
     out["total"] = total / steps * 1e3
     return out
+
+
+def weight_grad_ms(t: int = WINDOW, b: int = 32, u: int = UNITS, reps: int = 200) -> float:
+    """The one large product of a step, dW_hh = dG^T @ H over all time steps, alone."""
+    dg, hs = torch.rand(1, t * b, 4 * u), torch.rand(1, t * b, u)
+    for _ in range(5):
+        torch.bmm(dg.transpose(1, 2), hs)
+    t0 = CLOCK()
+    for _ in range(reps):
+        torch.bmm(dg.transpose(1, 2), hs)
+    return (CLOCK() - t0) / reps * 1e3
 
 
 def profile_plain(x: torch.Tensor, y: torch.Tensor, steps: int = 300) -> dict[str, float]:
@@ -250,6 +262,7 @@ def profile_plain(x: torch.Tensor, y: torch.Tensor, steps: int = 300) -> dict[st
 
 def print_profile(x: torch.Tensor, y: torch.Tensor, limit: dict[int, float]) -> None:
     steps_per_run = -(-x.shape[0] // 32) * 50
+    torch.set_num_threads(1)
     floor = gemm_floor_ms(1, clock=CLOCK)
     at_limit = 32 * flop_per_window() / limit[1] / 1e6
     fast = profile_fast(x, y)

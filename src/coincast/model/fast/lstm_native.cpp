@@ -1,16 +1,18 @@
 // The LSTM time loop of coincast's kernel (coincast/model/kernels.py) in C++.
 //
-// Why: at the paper model's size (50 units, batch 32) a time step is one small batched
-// matmul plus element-wise work on ~50k values per model group. From Python that is
-// eight dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
-// nanosecond. Here each step is one ATen batched matmul (MKL, as before) and a single
-// fused, vectorised pass over the gates; the derivative factors the backward pass needs
-// are written in the same pass while the values are in cache. Loaded by
-// coincast/model/native.py, which falls back to the Python loop without a compiler.
+// Why: at the paper model's size (50 units, batch 32) a time step is one small matmul
+// plus element-wise work on ~50k values per model group. From Python that is eight
+// dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
+// nanosecond. Here each step is one register-blocked small GEMM (small_gemm below: at
+// these sizes MKL through ATen spends more in per-call setup than in arithmetic) and a
+// single fused, vectorised pass over the gates; the derivative factors the backward pass
+// needs are written in the same pass while the values are in cache. Adam is one fused
+// pass too (adam_step). Loaded by coincast/model/fast/native.py, which falls back to the
+// Python loop without a compiler.
 //
-// Measured (1 thread, 32 paper models, one training step): 100 ms with the Python loop,
-// 50 ms here, against 21 ms for the step's FLOPs at the large-matmul limit; the step's
-// matmuls alone take ~33 ms in MKL at these shapes, so the rest is element-wise work.
+// Measured (1 thread, 32 paper models, one training step, before small_gemm): 100 ms with
+// the Python loop, 50 ms here, against 21 ms for the step's FLOPs at the large-matmul
+// limit. Where one model's step goes now: benchmarks/bench_train.py prints the profile.
 //
 // Layouts are those of kernels.py (model-major, float32, contiguous), with the internal
 // gate order o, i, f, g, except that here the g block holds g itself and cs holds c.
