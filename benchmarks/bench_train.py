@@ -3,7 +3,10 @@
 Data: ../shared/data/daily/bitcoin.csv, 2014-01-01..2022-12-31; price and volume min-max
 scaled on that period; windows of 30 days → the next day's scaled price (≈3,257 windows).
 Prints: the machine's large-matmul throughput (the physical limit), the paper model's
-FLOP count, 50-epoch training time for the plain nn.LSTM loop and for coincast's kernel,
+FLOP count, where a training step's time goes (compiled ops, Python and dispatch, Adam,
+data) for coincast's kernel and the plain loop, 50-epoch training time for the plain
+nn.LSTM loop and for train_model, 1 vs 2 threads vs the default choice quiet and under a
+competing load, Forecaster("paper").fit and where its time beyond training goes,
 forecast-30-days latency, peak RSS, batched-vs-sequential throughput for 100 paper
 models (the 20 shared coins, 5 seeds each), and TF.js in Node (pure JS and WASM) for a
 few epochs, extrapolated to 50.
@@ -11,7 +14,10 @@ few epochs, extrapolated to 50.
 Environment: BENCH_EPOCHS (default 50) for the single-model runs; BENCH_MANY_EPOCHS
 (default 1) epochs of the 100-model runs, extrapolated to 50; BENCH_SEQ_MODELS (default
 3) models timed one by one for the sequential figure; BENCH_TFJS=0 skips Node;
-BENCH_MANY=0 skips the 100-model section;
+BENCH_MANY=0 skips the 100-model section; BENCH_ROUNDS (default 3) alternating rounds
+for the medians; BENCH_THREADS=0 skips the thread figures (BENCH_THREAD_EPOCHS, default
+5, scaled to 50), which start one busy-loop process per core for the loaded case;
+BENCH_FIT=0 skips Forecaster("paper").fit;
 COINCAST_SHARED_DIR (data location). Timings on a busy machine are not worth much:
 re-run on a quiet one.
 """
@@ -27,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +41,11 @@ import pandas as pd
 import torch
 
 from coincast.model.fast.batched import train_many
-from coincast.model.fast.native import native_status
+from coincast.model.fast.batched_state import StackedAdam, WorkspacePool
+from coincast.model.fast.native import native_ops, native_status
+from coincast.model.fast.stacked_step import loss_and_grads
+from coincast.model.fast.stacking import FlatParams, stack_params
+from coincast.model.fast.threads import cached_choices, forget_choices
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.schedule import TrainConfig
 from coincast.model.train import train_model, train_reference
@@ -48,6 +59,11 @@ EPOCHS = int(os.environ.get("BENCH_EPOCHS", "50"))
 MANY_EPOCHS = int(os.environ.get("BENCH_MANY_EPOCHS", "1"))
 SEQ_MODELS = int(os.environ.get("BENCH_SEQ_MODELS", "3"))
 N_MANY = 100
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+THREAD_EPOCHS = int(os.environ.get("BENCH_THREAD_EPOCHS", "5"))
+# What Forecaster.finish spends its time in (cProfile cumulative times of these functions).
+FIT_STEPS = {"_fit_shrink", "_calibrate_and_evaluate", "calibrate", "walk", "paths", "score",
+             "garch_t", "band", "fit_garch", "baselines"}  # fmt: skip
 
 
 def windows(csv: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,7 +86,14 @@ def flop_per_window(t: int = WINDOW, n_in: int = FEATURES, u: int = UNITS) -> in
     return forward + backward + 2 * (u + 1) * 2  # + head forward/backward (negligible)
 
 
-def gemm_floor_ms(m: int, b: int = 32, t: int = WINDOW, u: int = UNITS, reps: int = 20) -> float:
+def gemm_floor_ms(
+    m: int,
+    b: int = 32,
+    t: int = WINDOW,
+    u: int = UNITS,
+    reps: int = 20,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Time of only the matmuls one training step of m paper models makes, at this size.
 
     Forward: T batched [B, U] @ [U, 4U]; backward: T-1 batched [B, 4U] @ [4U, U] and the
@@ -89,10 +112,10 @@ def gemm_floor_ms(m: int, b: int = 32, t: int = WINDOW, u: int = UNITS, reps: in
         torch.bmm(dg.view(m, t * b, 4 * u).transpose(1, 2), hs)
 
     step()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(reps):
         step()
-    return (time.perf_counter() - t0) / reps * 1e3
+    return (clock() - t0) / reps * 1e3
 
 
 def matmul_gflops(threads: int, n: int = 2048, reps: int = 5) -> float:
@@ -134,41 +157,183 @@ def forecast_30(model: LSTMRegressor, x_last: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def bench_single(x: torch.Tensor, y: torch.Tensor, limit: dict[int, float]) -> float:
-    """Prints the single-model figures; returns our best 50-epoch time (scaled if fewer)."""
-    n = x.shape[0]
-    total_flop = flop_per_window() * n * EPOCHS
-    print(f"data: bitcoin {START}..{END}, {n} windows of {WINDOW}x{FEATURES}")
-    print(
-        f"paper model FLOP: {flop_per_window() / 1e6:.2f} MFLOP per window per epoch "
-        f"(fwd+bwd matmuls) → {total_flop:.2e} FLOP for {EPOCHS} epochs"
-    )
-    for threads in sorted(limit):
-        print(
-            f"  at the large-matmul limit ({threads} thread(s)): "
-            f"{total_flop / limit[threads] / 1e9:.2f} s"
+# The profile counts this thread's CPU time, not wall time: on a shared machine the
+# wall clock also counts the time other processes held the core.
+CLOCK = time.thread_time
+
+
+class TimedOps:
+    """The compiled ops with each call's time added to ``spent[name]`` (for the profile)."""
+
+    def __init__(self, ops: object, spent: dict[str, float]) -> None:
+        self.ops, self.spent = ops, spent
+
+    def __getattr__(self, name: str) -> object:
+        fn = getattr(self.ops, name)
+
+        def timed(*args: object) -> object:
+            t0 = CLOCK()
+            out = fn(*args)
+            self.spent[name] = self.spent.get(name, 0.0) + CLOCK() - t0
+            return out
+
+        return timed
+
+
+def profile_fast(x: torch.Tensor, y: torch.Tensor, epochs: int = 3) -> dict[str, float]:
+    """Where a training step of train_model's engine goes, in ms per step (1 thread).
+
+    The same pieces train_many runs for one model (FlatParams, WorkspacePool,
+    loss_and_grads, StackedAdam) with the compiled ops wrapped in timers; what is not
+    in a compiled op or the epoch's gather is Python and torch dispatch.
+    """
+    torch.set_num_threads(1)
+    ops = native_ops()
+    n, bs = x.shape[0], 32
+    spent: dict[str, float] = {}
+    stacked = FlatParams(stack_params([paper_model(42)]))
+    adam = StackedAdam(stacked.flat, 1e-3)
+    pool = WorkspacePool(WINDOW, (FEATURES, UNITS))
+    if ops is not None:
+        adam.ops = TimedOps(ops, spent)
+    g = torch.Generator().manual_seed(42)
+    steps = 0
+    t_all = CLOCK()
+    for _ in range(epochs):
+        t0 = CLOCK()
+        order = torch.randperm(n, generator=g)
+        n_full = n // bs * bs
+        xe = x[order[:n_full]].view(-1, bs, WINDOW, FEATURES).transpose(1, 2).contiguous()
+        ye = y[order[:n_full]].view(-1, bs)
+        w = torch.full((1, bs), 1.0 / bs)
+        spent["epoch data (shuffle, gather)"] = (
+            spent.get("epoch data (shuffle, gather)", 0.0) + CLOCK() - t0
         )
-    ours_by_threads = {}
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
+        for j in range(xe.shape[0]):
+            ws = pool.get(1, bs)
+            if ops is not None and not isinstance(ws[0].ops, TimedOps):
+                ws[0].ops = TimedOps(ops, spent)
+            _, grad = loss_and_grads(stacked.params, xe[j : j + 1], ye[j : j + 1], w, ws)
+            adam.step(stacked.flat, grad, slice(0, 1))
+            steps += 1
+    total = CLOCK() - t_all
+    out = {k: v / steps * 1e3 for k, v in spent.items()}
+    out["weight-gradient GEMM (MKL, timed alone)"] = weight_grad_ms()
+    out["python, dispatch, head, loss, copies"] = total / steps * 1e3 - sum(out.values())
+    out["total"] = total / steps * 1e3
+    return out
+
+
+def weight_grad_ms(t: int = WINDOW, b: int = 32, u: int = UNITS, reps: int = 200) -> float:
+    """The one large product of a step, dW_hh = dG^T @ H over all time steps, alone."""
+    dg, hs = torch.rand(1, t * b, 4 * u), torch.rand(1, t * b, u)
+    for _ in range(5):
+        torch.bmm(dg.transpose(1, 2), hs)
+    t0 = CLOCK()
+    for _ in range(reps):
+        torch.bmm(dg.transpose(1, 2), hs)
+    return (CLOCK() - t0) / reps * 1e3
+
+
+def profile_plain(x: torch.Tensor, y: torch.Tensor, steps: int = 300) -> dict[str, float]:
+    """The plain nn.LSTM loop's step split into gather, forward, backward, Adam (ms, 1 thread)."""
+    torch.set_num_threads(1)
+    model = paper_model(42)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    g = torch.Generator().manual_seed(42)
+    order = torch.randperm(x.shape[0], generator=g)
+    parts = dict.fromkeys(("batch gather", "forward (nn.LSTM)", "backward (autograd)", "Adam"), 0.0)
+    for k in range(steps):
+        t0 = CLOCK()
+        idx = order[(k * 32) % (x.shape[0] - 32) :][:32]
+        xb, yb = x[idx], y[idx]
+        t1 = CLOCK()
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((model(xb) - yb) ** 2)
+        t2 = CLOCK()
+        loss.backward()  # type: ignore[no-untyped-call]
+        t3 = CLOCK()
+        opt.step()
+        t4 = CLOCK()
+        for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            parts[name] += dt
+    return {k: v / steps * 1e3 for k, v in parts.items()}
+
+
+def print_profile(x: torch.Tensor, y: torch.Tensor, limit: dict[int, float]) -> None:
+    steps_per_run = -(-x.shape[0] // 32) * 50
+    torch.set_num_threads(1)
+    floor = gemm_floor_ms(1, clock=CLOCK)
+    at_limit = 32 * flop_per_window() / limit[1] / 1e6
+    fast = profile_fast(x, y)
+    plain = profile_plain(x, y)
+    print(
+        "\nprofile (CPU time of the training thread), one paper model, 1 thread, ms per "
+        f"step of batch 32 ({steps_per_run} steps in 50 epochs; seconds for 50 epochs in "
+        "brackets):"
+    )
+    print(
+        f"  the step's matmul FLOPs at the large-matmul limit: {at_limit:.3f} ms "
+        f"[{at_limit * steps_per_run / 1e3:.1f} s]; the same matmuls through MKL at these "
+        f"shapes (one bmm per time step): {floor:.3f} ms [{floor * steps_per_run / 1e3:.1f} s]"
+    )
+    for name, table in (("coincast kernel", fast), ("plain nn.LSTM loop", plain)):
+        total = table.pop("total", sum(table.values()))
+        print(f"  {name}: {total:.3f} ms per step [{total * steps_per_run / 1e3:.1f} s]")
+        for part, ms in table.items():
+            print(f"    {part:48s} {ms:7.3f} ms  ({ms / total:4.0%})")
+
+
+def busy_loops(n: int) -> list[subprocess.Popen[bytes]]:
+    """n processes spinning on a core each: the competing load for the thread figures."""
+    code = "while True: pass"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:  # only the processes started above, by their handle
+        proc.kill()
+        proc.wait()
+
+
+def bench_single(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Alternating rounds of the plain loop and train_model (default threads): medians.
+
+    Returns train_model's median seconds for 50 epochs (scaled if BENCH_EPOCHS < 50).
+    """
+    scale = 50 / EPOCHS
+    ref: list[float] = []
+    ours: list[float] = []
+    diff = 0.0
+    for _ in range(ROUNDS):
+        torch.set_num_threads(1)  # the plain loop's best case (the issue's anchor is 1 thread)
         ref_s, ref_model = timed_training(train_reference, x, y, EPOCHS)
+        torch.set_num_threads(os.cpu_count() or 1)  # torch's default; train_model chooses
         ours_s, ours_model = timed_training(train_model, x, y, EPOCHS)
-        ours_by_threads[threads] = ours_s
+        ref.append(ref_s * scale)
+        ours.append(ours_s * scale)
         diff = max(
             float((a - b).abs().max())
             for a, b in zip(
                 ref_model.state_dict().values(), ours_model.state_dict().values(), strict=True
             )
         )
-        print(
-            f"{EPOCHS}-epoch training, {threads} thread(s): plain nn.LSTM loop {ref_s:.2f} s | "
-            f"coincast kernel {ours_s:.2f} s ({ref_s / ours_s:.2f}x, "
-            f"{total_flop / ours_s / 1e9:.1f} GFLOP/s) | max weight difference {diff:.1e}"
-        )
-    best_threads = min(ours_by_threads, key=lambda k: ours_by_threads[k])
-    torch.set_num_threads(best_threads)
+    ours_med, ref_med = statistics.median(ours), statistics.median(ref)
+    print(
+        f"\npaper train_model: {ours_med:.2f} s (aim <= 5 s: {ours_med / 5:.2f}x the aim; "
+        f"anchor 9.3-12.1 s); plain loop in this run {ref_med:.2f} s -> "
+        f"{ref_med / ours_med:.2f}x (aim >= 2x)  [median of {ROUNDS} alternating rounds; "
+        f"train_model {', '.join(f'{t:.1f}' for t in ours)} s, plain "
+        f"{', '.join(f'{t:.1f}' for t in ref)} s; max weight difference after "
+        f"{EPOCHS} epochs {diff:.1e}]"
+    )
+    return ours_med
+
+
+def bench_forecast_30(x: torch.Tensor) -> None:
+    """The plain module's iterative 30-day forecast (the Forecaster's is in bench_forecast.py)."""
     model = paper_model(42)
-    train_model(model, x[:64], y[:64], config=TrainConfig(epochs=1))
+    train_model(model, x[:64], x[:64, -1, 0].contiguous(), config=TrainConfig(epochs=1))
     model.eval()
     for _ in range(5):
         forecast_30(model, x[-1])
@@ -178,10 +343,91 @@ def bench_single(x: torch.Tensor, y: torch.Tensor, limit: dict[int, float]) -> f
         forecast_30(model, x[-1])
         times.append(time.perf_counter() - t0)
     print(
-        f"forecast 30 days (iterative, batch 1, {best_threads} thread(s)): median "
-        f"{statistics.median(times) * 1e3:.2f} ms, best {min(times) * 1e3:.2f} ms"
+        f"forecast 30 days (nn.LSTM, iterative, batch 1, {torch.get_num_threads()} thread(s)): "
+        f"median {statistics.median(times) * 1e3:.2f} ms, best {min(times) * 1e3:.2f} ms"
     )
-    return ours_by_threads[best_threads] * 50 / EPOCHS  # seconds for 50 epochs
+
+
+def bench_threads(x: torch.Tensor, y: torch.Tensor) -> None:
+    """1 thread, 2 threads and the default choice, quiet and under a busy loop per core."""
+    cores = os.cpu_count() or 1
+    epochs = THREAD_EPOCHS
+    n = 2 if cores >= 2 else 1
+    print(
+        f"\nthreads (train_model, {epochs} epochs scaled to 50, median of {ROUNDS} "
+        "alternating rounds; 'loaded' adds one busy-loop process per core):"
+    )
+    for label in ("quiet", "loaded"):
+        procs = busy_loops(cores) if label == "loaded" else []
+        try:
+            times: dict[str, list[float]] = {"1 thread": [], f"{n} threads": [], "default": []}
+            chosen: list[int] = []
+            for _ in range(ROUNDS):
+                for name in times:
+                    forget_choices()  # the default measures afresh under this load
+                    torch.set_num_threads(n)
+                    model = paper_model(42)
+                    t0 = time.perf_counter()
+                    if name == "default":
+                        train_model(model, x, y, config=TrainConfig(epochs=epochs))
+                        chosen += [c.threads for c in cached_choices().values()]
+                    else:
+                        k = 1 if name == "1 thread" else n
+                        train_many([model], [(x, y, None, None)], TrainConfig(epochs=epochs),
+                                   threads=k)  # fmt: skip
+                    times[name].append((time.perf_counter() - t0) * 50 / epochs)
+        finally:
+            stop(procs)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(
+            f"  {label:6s}: 1 thread {med['1 thread']:.2f} s | {n} threads "
+            f"{med[f'{n} threads']:.2f} s | default {med['default']:.2f} s (chose "
+            f"{'/'.join(str(c) for c in chosen)} thread(s)) -> threads under load: default "
+            f"{med['default']:.2f} s vs 1 thread {med['1 thread']:.2f} s "
+            f"({med['default'] / med['1 thread']:.2f}x)"
+        )
+
+
+def bench_fit() -> None:
+    """Forecaster("paper").fit as bench_forecast.py runs it, split into its steps."""
+    import cProfile
+    import pstats
+
+    from coincast.api import Forecaster
+
+    history = pd.read_csv(DAILY / "bitcoin.csv", index_col="date", parse_dates=True)
+    history = history.loc["2014-01-01":"2024-12-31"]
+    cold = subprocess.run(
+        [sys.executable, "-c", "import time; t = time.perf_counter(); import arch; "
+         "print(time.perf_counter() - t)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    arch_s = float(cold.stdout.strip() or "nan")
+    fc = Forecaster("paper")
+    t0 = time.perf_counter()
+    plan = fc.plan(history, coin="bitcoin", test_start="2023-01-01", end="2025-01-01")
+    t1 = time.perf_counter()
+    result = plan.train()
+    t2 = time.perf_counter()
+    prof = cProfile.Profile()
+    prof.enable()
+    fc.finish(plan, result)
+    prof.disable()
+    t3 = time.perf_counter()
+    total = t3 - t0
+    print(
+        f"\nForecaster.fit: {total:.2f} s (anchor 12.5 s: {total / 12.5:.2f}x) = plan "
+        f"{t1 - t0:.2f} s + training {t2 - t1:.2f} s ({result.epochs_run} epochs, "
+        f"{plan.data[0].shape[0]} windows) + "
+        f"finish {t3 - t2:.2f} s; a cold `import arch` alone takes {arch_s:.2f} s"
+    )
+    stats = pstats.Stats(prof)
+    rows = []
+    for (file, _, func), (_, _, _, cum, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "coincast" in file and func in FIT_STEPS:
+            rows.append((cum, f"{Path(file).stem}.{func}"))
+    for cum, name in sorted(rows, reverse=True):
+        print(f"    finish: {name:40s} {cum:6.2f} s (profiled)")
 
 
 def bench_many(limit: dict[int, float]) -> None:
@@ -222,6 +468,7 @@ def bench_many(limit: dict[int, float]) -> None:
         )
     cfg = TrainConfig(epochs=MANY_EPOCHS)
     scale = 50 / MANY_EPOCHS
+    one_core: list[float] = []  # batched runs on one thread, for the summary line
     for threads in (1, 2):
         torch.set_num_threads(threads)
         # Sequential: the first SEQ_MODELS models one by one, extrapolated by window count.
@@ -243,6 +490,8 @@ def bench_many(limit: dict[int, float]) -> None:
             t0 = time.perf_counter()
             train_many(models, sets, cfg, group_size=group)
             many_s = (time.perf_counter() - t0) * scale
+            if threads == 1:
+                one_core.append(many_s)
             label = f"groups of {group}" if group else f"all {len(sets)} at once"
             print(
                 f"  {threads} thread(s), batched, {label}: {many_s:.0f} s for 50 epochs "
@@ -252,6 +501,11 @@ def bench_many(limit: dict[int, float]) -> None:
                 f"{seq['plain'] / many_s:.1f}x faster than the plain loop, "
                 f"{seq['kernel'] / many_s:.1f}x than our kernel one at a time)"
             )
+    limit_1 = flop / limit[1] / 1e9
+    print(
+        f"  100 models batched: {min(one_core):.0f} s = {min(one_core) / limit_1:.2f}x the "
+        f"one-core FLOP limit of {limit_1:.0f} s (aim <= 2x; anchor 2.5x)"
+    )
     print(
         f"  (extrapolated to 50 epochs from {MANY_EPOCHS} epoch(s); sequential from the first "
         f"{SEQ_MODELS} models timed alone, scaled by window count)"
@@ -312,7 +566,18 @@ def main() -> int:
     limit = {t: max(matmul_gflops(t) for _ in range(3)) for t in (1, 2)}
     for t, g in limit.items():
         print(f"large matmul (2048², float32), {t} thread(s): {g:.1f} GFLOP/s")
-    ours_s = bench_single(x, y, limit)
+    print(
+        f"machine: {os.cpu_count()} cores shared with other processes (load average "
+        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())} at start): figures from a loaded "
+        "machine; medians of alternating rounds"
+    )
+    print_profile(x, y, limit)
+    ours_s = bench_single(x, y)
+    bench_forecast_30(x)
+    if os.environ.get("BENCH_THREADS", "1") != "0":
+        bench_threads(x, y)
+    if os.environ.get("BENCH_FIT", "1") != "0":
+        bench_fit()
     rss_single = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS after single-model runs: {rss_single:.0f} MB")
     if os.environ.get("BENCH_TFJS", "1") != "0":

@@ -186,7 +186,7 @@ def test_worker_threads_give_the_same_models_and_restore_the_thread_count() -> N
     one, two = fresh([1, 2, 3]), fresh([1, 2, 3])
     r_one = train_many(one, data, cfg)
     torch.set_num_threads(2)
-    r_two = train_many(two, data, cfg)
+    r_two = train_many(two, data, cfg, threads=2)
     assert torch.get_num_threads() == 2
     assert [r.epochs_run for r in r_one] == [r.epochs_run for r in r_two]
     for a, b in zip(one, two, strict=True):

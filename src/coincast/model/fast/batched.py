@@ -28,7 +28,6 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -40,10 +39,14 @@ from coincast.model.fast.batched_state import (
     StackedAdam,
     WorkspacePool,
     pad_stack,
+    plan_groups,
+    run_shares,
     run_steps,
+    step_trial,
 )
 from coincast.model.fast.stacked_step import predict_stacked
 from coincast.model.fast.stacking import FlatParams, stack_params, unstack_params
+from coincast.model.fast.threads import choose_threads, using_threads
 from coincast.model.lstm import LSTMRegressor
 from coincast.model.schedule import (
     CancelToken,
@@ -82,6 +85,7 @@ def train_many(
     cancel: CancelToken | None = None,
     on_model_epoch: Callable[[int, EpochReport], None] | None = None,
     group_size: int | None = 16,
+    threads: int | None = None,
 ) -> list[TrainResult]:
     """Train each model on its own dataset, all as one computation; models change in place.
 
@@ -95,6 +99,11 @@ def train_many(
     the CPU caches and throughput drops; every group still shares each op. Models are
     grouped longest history first, so the models still in their epoch at a late step are
     the first rows of their group (a view, no copy). Results do not depend on either.
+
+    ``threads``: None chooses between one thread and torch's count by timing a few
+    steps (``coincast.model.fast.threads``): on a busy machine a second thread makes
+    training slower, and counting cores cannot tell. Results agree within float
+    tolerance whatever the choice.
     """
     config = config or TrainConfig()
     if len(models) != len(datasets) or not models:
@@ -127,8 +136,19 @@ def train_many(
         cancel,
         model_report if on_model_epoch is not None else None,
         group_size,
+        threads,
     )
     return [results[back[i]] for i in range(len(order))]
+
+
+def _run_share(
+    shared: SharedState,
+    epoch: EpochBatches,
+    pools: list[WorkspacePool],
+    share: list[tuple[int, int]],
+    worker: int,
+) -> bool:
+    return run_steps(shared, epoch, share, pools[worker])
 
 
 def _train_sorted(
@@ -139,6 +159,7 @@ def _train_sorted(
     cancel: CancelToken | None,
     on_model_epoch: Callable[[int, EpochReport], None] | None,
     group_size: int | None,
+    threads: int | None,
 ) -> list[TrainResult]:
     """``train_many`` on models ordered by training-set size, longest first."""
     has_val = [d[2] is not None and d[3] is not None for d in datasets]
@@ -169,20 +190,14 @@ def _train_sorted(
     params = stacked.params
     adam = StackedAdam(stacked.flat, config.lr)
     first = models[0].config
-    n_groups = 1 if group_size is None else -(-n_models // max(1, group_size))
-    threads = torch.get_num_threads()
-    if threads > 1 and n_models > 1:  # at least one group per core, to use them all
-        n_groups = max(n_groups, min(threads, n_models))
-    size = -(-n_models // n_groups)  # equal groups: 100 in fours of 25, not 32+32+32+4
-    groups = [(g0, min(g0 + size, n_models)) for g0 in range(0, n_models, size)]
-    # Several groups go to worker threads, each on one core with its own buffers: the
-    # time loop runs in C++ or in torch ops that release the GIL, and one model's small
-    # ops gain nothing from intra-op threads (they only add synchronisation).
-    workers = min(threads, len(groups))
-    shares = [groups[k::workers] for k in range(workers)]
-    pools = [
-        WorkspacePool(int(x_all.shape[2]), (first.n_features, *first.units)) for _ in range(workers)
-    ]
+    layer_sizes = (first.n_features, *first.units)
+    if threads is None:  # by measurement, between one thread and torch's count
+        candidates = (1, torch.get_num_threads())
+        key = (n_models, group_size, tuple(x_all.shape[1:]), bs, layer_sizes, candidates)
+        trial = step_trial(stacked, x_all, y_all, bs, layer_sizes, group_size)
+        threads = choose_threads(key, trial, candidates).threads
+    groups, shares = plan_groups(n_models, group_size, threads)
+    pools = [WorkspacePool(int(x_all.shape[2]), layer_sizes) for _ in shares]
     group_params = {g0: stacked.views(stacked.flat[g0:g1]) for g0, g1 in groups}
     shared = SharedState(stacked, adam, group_params, bs, cancel)
     generators = [torch.Generator().manual_seed(config.seed) for _ in models]
@@ -216,16 +231,8 @@ def _train_sorted(
         we = weight.view(n_models, max_batches, bs).transpose(0, 1).contiguous()
         batch_losses = torch.zeros(max_batches, n_models)
         epoch_data = EpochBatches(xe, ye, we, batch_losses, running.tolist(), n_batches.tolist())
-        run = functools.partial(run_steps, shared, epoch_data)
-        if workers == 1:
-            cancelled = run(shares[0], pools[0])
-        else:
-            torch.set_num_threads(1)
-            try:
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    cancelled = any(pool.map(run, shares, pools))
-            finally:
-                torch.set_num_threads(threads)
+        run = functools.partial(_run_share, shared, epoch_data, pools)
+        cancelled = any(run_shares(threads, shares, run))
         counts = (we > 0).sum(dim=2).double()  # [batches, M] real rows per batch
         epoch_loss = (batch_losses.double() * counts).sum(dim=0)
         if cancelled:
@@ -233,7 +240,8 @@ def _train_sorted(
 
         val_losses: list[float | None] = [None] * n_models
         if val is not None:
-            pred = predict_stacked(params, val[0])
+            with using_threads(threads):
+                pred = predict_stacked(params, val[0])
             per_model = (((pred - val[1]) ** 2) * val[2]).sum(dim=1)
             val_losses = [float(v) if has_val[i] else None for i, v in enumerate(per_model)]
         # Models hold each epoch's weights, so callbacks can inspect or checkpoint them.

@@ -10,14 +10,19 @@ by one workspace per batch size.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
 from coincast.model.fast.kernels import LayerWorkspace
+from coincast.model.fast.native import native_ops
 from coincast.model.fast.stacked_step import loss_and_grads
 from coincast.model.fast.stacking import FlatParams
+from coincast.model.fast.threads import using_threads
 from coincast.model.schedule import ADAM_EPS, CancelToken
 
 __all__ = [
@@ -28,8 +33,14 @@ __all__ = [
     "StackedAdam",
     "WorkspacePool",
     "pad_stack",
+    "plan_groups",
+    "run_shares",
     "run_steps",
+    "step_trial",
 ]
+
+Group = tuple[int, int]  # models [g0, g1) of the sorted run
+R = TypeVar("R")
 
 BETA1, BETA2 = 0.9, 0.999  # Adam defaults (PyTorch and Keras agree)
 
@@ -41,24 +52,49 @@ class StackedAdam:
     lr / (1 - b1^t) and denominator sqrt(v) / sqrt(1 - b2^t) + eps.
     """
 
-    def __init__(self, flat: torch.Tensor, lr: float) -> None:
+    def __init__(self, flat: torch.Tensor, lr: float, native: bool | None = None) -> None:
+        """``native``: the compiled one-pass update (None: when available; False: the
+        tensor ops below, the reference it is tested against)."""
         m = flat.shape[0]
         self.exp_avg = torch.zeros_like(flat)
         self.exp_avg_sq = torch.zeros_like(flat)
-        self.steps = torch.zeros(m, dtype=torch.float64)
-        self.lr = torch.full((m,), lr, dtype=torch.float64)
+        # Per-model scalars as Python numbers (float64): the bias corrections of a step
+        # are then one small tensor, not eight ops on [M] tensors (a tenth of a step's
+        # time for one model).
+        self.steps = [0] * m
+        self.lr = [lr] * m
+        self.ops = None if native is False else native_ops()
 
     def step(self, flat: torch.Tensor, grad: torch.Tensor, rows: slice | torch.Tensor) -> None:
         """Update the models ``rows`` (a slice: in place on views; indices: gather/scatter)."""
-        steps = self.steps[rows] + 1
-        step_size = (self.lr[rows] / (1 - BETA1**steps)).float().unsqueeze(1)
-        bc2_sqrt = torch.sqrt(1 - BETA2**steps).float().unsqueeze(1)
+        index = range(len(self.steps))[rows] if isinstance(rows, slice) else rows.tolist()
+        for i in index:
+            self.steps[i] += 1
+        factors = [
+            (self.lr[i] / (1 - BETA1 ** self.steps[i]), math.sqrt(1 - BETA2 ** self.steps[i]))
+            for i in index
+        ]
+        step_size, bc2_sqrt = torch.tensor(factors, dtype=torch.float32).T.contiguous()
+        if self.ops is not None and isinstance(rows, slice):
+            # One fused pass (lstm_native.cpp): the same arithmetic, a tenth of the dispatches.
+            self.ops.adam(
+                flat[rows],
+                grad.contiguous(),
+                self.exp_avg[rows],
+                self.exp_avg_sq[rows],
+                step_size,
+                bc2_sqrt,
+                BETA1,
+                BETA2,
+                ADAM_EPS,
+            )
+            return
+        step_size, bc2_sqrt = step_size.unsqueeze(1), bc2_sqrt.unsqueeze(1)
         m, v = self.exp_avg[rows], self.exp_avg_sq[rows]
         m.lerp_(grad, 1 - BETA1)
         v.mul_(BETA2).addcmul_(grad, grad, value=1 - BETA2)
         denom = v.sqrt().div_(bc2_sqrt).add_(ADAM_EPS)
         update = (m / denom).mul_(step_size)
-        self.steps[rows] = steps
         if isinstance(rows, slice):
             flat[rows].sub_(update)
         else:
@@ -166,3 +202,68 @@ def run_steps(
                 adam.step(stacked.flat, grad, sub)
                 ep.losses[j, sub] = loss
     return False
+
+
+def plan_groups(
+    n_models: int, group_size: int | None, threads: int
+) -> tuple[list[Group], list[list[Group]]]:
+    """Equal groups of at most ``group_size`` models (at least one per thread), and each
+    worker's share of them: 100 models in fours of 25, not 32 + 32 + 32 + 4."""
+    n_groups = 1 if group_size is None else -(-n_models // max(1, group_size))
+    if threads > 1 and n_models > 1:  # at least one group per core, to use them all
+        n_groups = max(n_groups, min(threads, n_models))
+    size = -(-n_models // n_groups)
+    groups = [(g0, min(g0 + size, n_models)) for g0 in range(0, n_models, size)]
+    workers = min(threads, len(groups))
+    return groups, [groups[k::workers] for k in range(workers)]
+
+
+def run_shares(
+    threads: int, shares: list[list[Group]], fn: Callable[[list[Group], int], R]
+) -> list[R]:
+    """``fn(share, worker)`` for every share: in this thread with ``threads`` intra-op
+    threads when there is one share, else one worker thread per share on one intra-op
+    thread each (the time loop runs in C++ or in torch ops that release the GIL, and one
+    model's small ops gain nothing from intra-op threads: they only add synchronisation)."""
+    if len(shares) == 1:
+        with using_threads(threads):
+            return [fn(shares[0], 0)]
+    with using_threads(1), ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        return list(pool.map(fn, shares, range(len(shares))))
+
+
+def step_trial(
+    stacked: FlatParams,
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    batch: int,
+    sizes: tuple[int, ...],
+    group_size: int | None,
+) -> Callable[[int, int], None]:
+    """``trial(n, k)``: k training steps of the run's real shape on scratch copies with n
+    threads, what ``coincast.model.fast.threads.choose_threads`` times. The models'
+    weights, Adam state and data order are untouched."""
+    n_models, window = x_all.shape[0], int(x_all.shape[2])
+    b = min(batch, int(x_all.shape[1]))
+    x = x_all[:, :b].transpose(1, 2).contiguous()  # [M, T, B, F]
+    y, w = y_all[:, :b].contiguous(), torch.full((n_models, b), 1.0 / b)
+    scratch = stacked.flat.clone()
+    adam = StackedAdam(scratch, 1e-3)
+    pools: dict[int, list[WorkspacePool]] = {}
+
+    def trial(threads: int, steps: int) -> None:
+        _, shares = plan_groups(n_models, group_size, threads)
+        if threads not in pools:
+            pools[threads] = [WorkspacePool(window, sizes) for _ in shares]
+
+        def run(share: list[Group], worker: int) -> None:
+            for _ in range(steps):
+                for g0, g1 in share:
+                    params = stacked.views(scratch[g0:g1])
+                    ws = pools[threads][worker].get(g1 - g0, b)
+                    _, grad = loss_and_grads(params, x[g0:g1], y[g0:g1], w[g0:g1], ws)
+                    adam.step(scratch, grad, slice(g0, g1))
+
+        run_shares(threads, shares, run)
+
+    return trial

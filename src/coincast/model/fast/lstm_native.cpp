@@ -1,16 +1,18 @@
 // The LSTM time loop of coincast's kernel (coincast/model/kernels.py) in C++.
 //
-// Why: at the paper model's size (50 units, batch 32) a time step is one small batched
-// matmul plus element-wise work on ~50k values per model group. From Python that is
-// eight dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
-// nanosecond. Here each step is one ATen batched matmul (MKL, as before) and a single
-// fused, vectorised pass over the gates; the derivative factors the backward pass needs
-// are written in the same pass while the values are in cache. Loaded by
-// coincast/model/native.py, which falls back to the Python loop without a compiler.
+// Why: at the paper model's size (50 units, batch 32) a time step is one small matmul
+// plus element-wise work on ~50k values per model group. From Python that is eight
+// dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
+// nanosecond. Here each step is one register-blocked small GEMM (small_gemm below: at
+// these sizes MKL through ATen spends more in per-call setup than in arithmetic) and a
+// single fused, vectorised pass over the gates; the derivative factors the backward pass
+// needs are written in the same pass while the values are in cache. Adam is one fused
+// pass too (adam_step). Loaded by coincast/model/fast/native.py, which falls back to the
+// Python loop without a compiler.
 //
-// Measured (1 thread, 32 paper models, one training step): 100 ms with the Python loop,
-// 50 ms here, against 21 ms for the step's FLOPs at the large-matmul limit; the step's
-// matmuls alone take ~33 ms in MKL at these shapes, so the rest is element-wise work.
+// Measured (1 thread, 32 paper models, one training step, before small_gemm): 100 ms with
+// the Python loop, 50 ms here, against 21 ms for the step's FLOPs at the large-matmul
+// limit. Where one model's step goes now: benchmarks/bench_train.py prints the profile.
 //
 // Layouts are those of kernels.py (model-major, float32, contiguous), with the internal
 // gate order o, i, f, g, except that here the g block holds g itself and cs holds c.
@@ -21,9 +23,72 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
+#include <vector>
 
 namespace {
+
+// A register-blocked matmul for the recurrence's small products ([32, 50] @ [50, 200] and
+// [32, 200] @ [200, 56] for the paper model). Why not at::bmm_out: at these sizes MKL
+// spends more time in dispatch, packing and per-call setup than in arithmetic (measured:
+// ~13 us per forward product here against ~18 us through ATen, and 60 such calls make a
+// training step). Four rows of A times 16 columns of B stay in eight vector registers
+// across the whole inner loop; GCC's vector extension keeps it portable (SSE pairs
+// without AVX). Column tails below 8 run a scalar loop: callers pad those (backward).
+typedef float v8f __attribute__((vector_size(32)));
+inline v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+
+// C[rows, cols] = A[rows, inner] @ B[inner, cols], row-major, leading dimensions given.
+void small_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
+                int64_t rows, int64_t inner, int64_t cols) {
+  constexpr int R = 4;
+  int64_t r = 0;
+  for (; r + R <= rows; r += R) {
+    const float* a0 = A + r * lda;
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      v8f acc[R][2] = {};
+      for (int64_t k = 0; k < inner; ++k) {
+        const v8f b0 = load8(B + k * ldb + c), b1 = load8(B + k * ldb + c + 8);
+        for (int i = 0; i < R; ++i) {
+          const float a = a0[i * lda + k];
+          acc[i][0] += a * b0;
+          acc[i][1] += a * b1;
+        }
+      }
+      for (int i = 0; i < R; ++i) {
+        store8(C + (r + i) * ldc + c, acc[i][0]);
+        store8(C + (r + i) * ldc + c + 8, acc[i][1]);
+      }
+    }
+    for (; c + 8 <= cols; c += 8) {
+      v8f acc[R] = {};
+      for (int64_t k = 0; k < inner; ++k) {
+        const v8f b0 = load8(B + k * ldb + c);
+        for (int i = 0; i < R; ++i) acc[i] += a0[i * lda + k] * b0;
+      }
+      for (int i = 0; i < R; ++i) store8(C + (r + i) * ldc + c, acc[i]);
+    }
+    for (; c < cols; ++c)
+      for (int i = 0; i < R; ++i) {
+        float s = 0.0f;
+        for (int64_t k = 0; k < inner; ++k) s += a0[i * lda + k] * B[k * ldb + c];
+        C[(r + i) * ldc + c] = s;
+      }
+  }
+  for (; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < inner; ++k) s += A[r * lda + k] * B[k * ldb + c];
+      C[r * ldc + c] = s;
+    }
+}
 
 // tanh as a rational function, with the single-precision coefficients of Eigen's float
 // tanh (also used by XLA and onnxruntime): a few ulp from tanhf on [-7.9, 7.9], where
@@ -96,6 +161,8 @@ void lstm_forward(const at::Tensor& acts, const at::Tensor& w_hh_t, const at::Te
   float* c_ptr = cs.data_ptr<float>();
   float* tc_ptr = tc.data_ptr<float>();
   const float* z_ptr = scratch.data_ptr<float>();
+  float* z_out = scratch.data_ptr<float>();
+  const float* whh_ptr = w_hh_t.data_ptr<float>();
   float* po_ptr = cache ? p_o.data_ptr<float>() : nullptr;
   float* ifg_ptr = cache ? ifg.data_ptr<float>() : nullptr;
   float* dcdh_ptr = cache ? dc_dh.data_ptr<float>() : nullptr;
@@ -112,8 +179,12 @@ void lstm_forward(const at::Tensor& acts, const at::Tensor& w_hh_t, const at::Te
   for (int64_t t = 0; t < t_len; ++t) {
     // scratch = hs[:, t] @ w_hh_t; the input projection in acts[:, t] is added below
     // (baddbmm would first copy it into the output: a fifth of the step's time).
-    at::Tensor out = scratch;  // a handle: the op writes through it into scratch
-    at::bmm_out(out, hs.select(1, t), w_hh_t);
+    at::parallel_for(0, m, 1, [&](int64_t m0, int64_t m1) {
+      for (int64_t mi = m0; mi < m1; ++mi) {
+        small_gemm(h_ptr + (mi * (t_len + 1) + t) * b * u, u, whh_ptr + mi * u * u4, u4,
+                   z_out + mi * b * u4, u4, b, u, u4);
+      }
+    });
     at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t mi = r / b, bi = r % b;
@@ -201,6 +272,14 @@ void lstm_backward(const at::Tensor& acts, const at::Tensor& p_o, const at::Tens
   const float* x_ptr = project ? x.data_ptr<float>() : nullptr;
   float* dwih_ptr = project ? d_wih_t.data_ptr<float>() : nullptr;
   float* dbias_ptr = project ? d_bias.data_ptr<float>() : nullptr;
+  // w_hh with its columns padded to a multiple of 8 (U = 50 → 56), so every column of
+  // the recurrent product runs in vector registers; the padding columns are zero.
+  TORCH_CHECK(w_hh.size(1) == u4 && w_hh.size(2) == u, "w_hh shape mismatch");
+  const int64_t up = (u + 7) / 8 * 8;
+  std::vector<float> w_pad(m * u4 * up, 0.0f), dh_pad(m * b * up);
+  const float* whh_ptr = w_hh.data_ptr<float>();
+  for (int64_t row = 0; row < m * u4; ++row)
+    std::memcpy(w_pad.data() + row * up, whh_ptr + row * u, u * sizeof(float));
   for (int64_t t = t_len - 1; t >= 0; --t) {
     // Split by model: the weight-gradient sums of one model stay in one thread.
     at::parallel_for(0, m, 1, [&](int64_t m0, int64_t m1) {
@@ -242,11 +321,55 @@ void lstm_backward(const at::Tensor& acts, const at::Tensor& p_o, const at::Tens
         }
       }
     });
-    if (t > 0) {
-      at::Tensor out = dh;
-      at::bmm_out(out, dg.select(1, t), w_hh);
+    if (t > 0) {  // dh = dg[:, t] @ w_hh, through the padded copies (see above)
+      at::parallel_for(0, m, 1, [&](int64_t m0, int64_t m1) {
+        for (int64_t mi = m0; mi < m1; ++mi) {
+          float* out = dh_pad.data() + mi * b * up;
+          small_gemm(dg_ptr + (mi * t_len + t) * b * u4, u4, w_pad.data() + mi * u4 * up, up,
+                     out, up, b, u4, up);
+          for (int64_t bi = 0; bi < b; ++bi)
+            std::memcpy(dh_ptr + (mi * b + bi) * u, out + bi * up, u * sizeof(float));
+        }
+      });
     }
   }
+}
+
+// Adam for a block of models' flat parameters, one pass instead of nine tensor ops (each
+// a dispatch and a full read and write of [M, P]): the same arithmetic as
+// StackedAdam.step in batched_state.py (torch.optim.Adam's single-tensor path):
+//   m += (1 - b1) (g - m);  v = b2 v + (1 - b2) g^2;  p -= step_size m / (sqrt(v) / bc2 + eps)
+// flat, grad, exp_avg, exp_avg_sq [M, P]; step_size, bc2_sqrt [M] (per model).
+void adam_step(const at::Tensor& flat, const at::Tensor& grad, const at::Tensor& exp_avg,
+               const at::Tensor& exp_avg_sq, const at::Tensor& step_size,
+               const at::Tensor& bc2_sqrt, double beta1, double beta2, double eps) {
+  check({{flat, 2, "flat"}, {grad, 2, "grad"}, {exp_avg, 2, "exp_avg"},
+         {exp_avg_sq, 2, "exp_avg_sq"}, {step_size, 1, "step_size"}, {bc2_sqrt, 1, "bc2_sqrt"}});
+  const int64_t m = flat.size(0), n = flat.size(1);
+  TORCH_CHECK(grad.size(0) == m && grad.size(1) == n && exp_avg.size(1) == n, "shape mismatch");
+  float* p = flat.data_ptr<float>();
+  const float* g = grad.data_ptr<float>();
+  float* mo = exp_avg.data_ptr<float>();
+  float* vo = exp_avg_sq.data_ptr<float>();
+  const float* ss = step_size.data_ptr<float>();
+  const float* bc = bc2_sqrt.data_ptr<float>();
+  const float w1 = static_cast<float>(1.0 - beta1), b2 = static_cast<float>(beta2);
+  const float w2 = static_cast<float>(1.0 - beta2), e = static_cast<float>(eps);
+  at::parallel_for(0, m, 1, [&](int64_t m0, int64_t m1) {
+    for (int64_t i = m0; i < m1; ++i) {
+      const float step = ss[i], inv_bc = bc[i];
+      float *pi = p + i * n, *mi = mo + i * n, *vi = vo + i * n;
+      const float* gi = g + i * n;
+#pragma GCC ivdep
+      for (int64_t k = 0; k < n; ++k) {
+        const float mk = mi[k] + w1 * (gi[k] - mi[k]);
+        const float vk = vi[k] * b2 + w2 * (gi[k] * gi[k]);
+        mi[k] = mk;
+        vi[k] = vk;
+        pi[k] -= mk / (std::sqrt(vk) / inv_bc + e) * step;
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -260,9 +383,13 @@ TORCH_LIBRARY(coincast_lstm, lib) {
       "backward(Tensor acts, Tensor p_o, Tensor ifg, Tensor dc_dh, Tensor w_hh, Tensor(a!) dh, "
       "Tensor(b!) dc, Tensor dh_seq, Tensor(c!) dg, Tensor x, Tensor(d!) d_wih_t, "
       "Tensor(e!) d_bias) -> ()");
+  lib.def(
+      "adam(Tensor(a!) flat, Tensor grad, Tensor(b!) exp_avg, Tensor(c!) exp_avg_sq, "
+      "Tensor step_size, Tensor bc2_sqrt, float beta1, float beta2, float eps) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(coincast_lstm, CPU, lib) {
   lib.impl("forward", &lstm_forward);
   lib.impl("backward", &lstm_backward);
+  lib.impl("adam", &adam_step);
 }
