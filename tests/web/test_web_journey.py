@@ -172,3 +172,45 @@ def test_reload_mid_training_reattaches_and_lists_the_model(
     # The library refreshed by itself when the job ended.
     page.wait_for_selector("#library-table tr[data-model='ethereum-paper'][data-version='1']")
     assert not page.console_errors, page.console_errors
+
+
+# Whether leaving the page now would be stopped: a cancelable beforeunload the page's
+# handler calls preventDefault on (what makes the browser ask "Leave site?").
+_LEAVING_ASKS = """() => {
+  const ev = new Event('beforeunload', { cancelable: true });
+  window.dispatchEvent(ev);
+  return ev.defaultPrevented;
+}"""
+
+
+def test_leaving_during_browser_training_asks_first(
+    page: Any, imported_site: LiveServer
+) -> None:
+    _open(page, imported_site.url + "/")
+    _pick(page, "ethereum")
+    assert page.evaluate(_LEAVING_ASKS) is False  # nothing to lose yet
+    page.check("input[name='where'][value='browser']")
+    page.fill("#hp-epochs", "500")
+    page.fill("#hp-window", "10")
+    page.fill("#hp-units", "4")
+    page.click("#train-start")
+    page.wait_for_function(
+        "() => (window.coincast.state.charts.loss?.data[0].length || 0) >= 1", timeout=120_000
+    )
+    assert page.evaluate(_LEAVING_ASKS) is True
+    # A real close asks too; dismissing the dialog keeps the page and its training.
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.close(run_before_unload=True)
+    page.wait_for_function("() => true")  # the page is still there to answer
+    assert asked == ["beforeunload"]
+    assert page.locator("#train").get_attribute("data-state") == "running"
+
+    page.click("#train-cancel")
+    page.wait_for_selector("#progress[data-state='cancelled']", timeout=60_000)
+    assert page.evaluate(_LEAVING_ASKS) is False  # the handler went with the run

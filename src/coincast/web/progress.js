@@ -3,7 +3,7 @@
 // The page's own box is #progress; a server job reattached after a reload gets a copy of
 // it (reattach.js) whose ids carry the job's id, so several jobs can run side by side.
 
-import { lossChart } from "./charts.js";
+import { fmtLoss, lossChart } from "./charts.js";
 import { state } from "./state.js";
 import { $, HINTS, fmtDuration } from "./ui.js";
 
@@ -58,8 +58,8 @@ export class Progress {
     const loss = this.epochs.map((r) => r.loss);
     const val = this.epochs.map((r) => (r.val_loss == null ? null : r.val_loss));
     this.plot.setData([xs, loss, val]);
-    const parts = [`Epoch ${report.epoch} of ${epochs}`, `loss ${Number(report.loss).toExponential(2)}`];
-    if (report.val_loss != null) parts.push(`val loss ${Number(report.val_loss).toExponential(2)}`);
+    const parts = [`Epoch ${report.epoch} of ${epochs}`, `loss ${fmtLoss(report.loss, 3)}`];
+    if (report.val_loss != null) parts.push(`val loss ${fmtLoss(report.val_loss, 3)}`);
     if (report.eta_s != null) parts.push(`about ${fmtDuration(report.eta_s)} left`);
     this.set((100 * report.epoch) / epochs, parts.join(" · "));
   }
