@@ -214,3 +214,32 @@ def test_leaving_during_browser_training_asks_first(
     page.click("#train-cancel")
     page.wait_for_selector("#progress[data-state='cancelled']", timeout=60_000)
     assert page.evaluate(_LEAVING_ASKS) is False  # the handler went with the run
+
+
+def test_volume_column_fits_at_1280_px_with_the_top_100(page: Any, coincast_site: str) -> None:
+    """The widest list (100 coins, long names, sub-cent prices) still shows its last column."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _open(page, coincast_site + "/")
+    assert page.locator("#coin-table tbody tr").count() == 100
+    fit = page.evaluate(
+        """() => {
+          const wrap = document.querySelector('#coins .table-wrap');
+          const last = document.querySelector('#coin-table thead th:last-child');
+          return [wrap.scrollWidth, wrap.clientWidth,
+                  last.getBoundingClientRect().right, wrap.getBoundingClientRect().right];
+        }"""
+    )
+    assert fit[0] <= fit[1] and fit[2] <= fit[3] + 0.5, fit
+    assert page.locator("#coin-table thead th:last-child").inner_text() == "24 h volume"
+
+
+def test_sign_in_box_only_when_the_server_needs_tokens(page: Any, tmp_path: Path) -> None:
+    from coincast.server.users import UserStore
+
+    settings = offline_settings(tmp_path / "data")
+    UserStore(settings).add("alice")
+    with serve(settings) as server:
+        _open(page, server.url + "/")
+        assert page.locator("#token").is_visible()
+        assert page.locator("#signin-submit").is_visible()
+        assert page.locator("#signout").is_hidden()
