@@ -183,9 +183,7 @@ _LEAVING_ASKS = """() => {
 }"""
 
 
-def test_leaving_during_browser_training_asks_first(
-    page: Any, imported_site: LiveServer
-) -> None:
+def test_leaving_during_browser_training_asks_first(page: Any, imported_site: LiveServer) -> None:
     _open(page, imported_site.url + "/")
     _pick(page, "ethereum")
     assert page.evaluate(_LEAVING_ASKS) is False  # nothing to lose yet
