@@ -51,6 +51,16 @@ def imported_site(daily_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
 
 
+# Zooms the history chart to its last N days; the x axis labels once redrawn.
+_ZOOM_TO_LAST_DAYS = """async (n) => {
+  const u = window.coincast.state.charts.history;
+  const xs = u.data[0];
+  u.setScale('x', { min: xs[xs.length - n], max: xs[xs.length - 1] });
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return u.axes[0]._values;
+}"""
+
+
 def _open(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("body[data-ready='true']")
@@ -103,6 +113,9 @@ def test_import_pick_chart_stale_train_forecast_offline(
     page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
     hovered = page.locator("#history-chart .u-legend .u-series .u-value").first.inner_text()
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", hovered), hovered  # no "12:00am"
+    # Zoomed in to the last 4 days, the x axis still labels days, not hours.
+    days = page.evaluate(_ZOOM_TO_LAST_DAYS, 4)
+    assert days == ["Dec 28", "Dec 29", "Dec 30", "Dec 31"], days
     # The log axis: a few readable price ticks, not bands of gridlines at every 1…9 × 10ⁿ.
     page.check("#log-scale")
     ticks = page.evaluate("() => window.coincast.state.charts.history.axes[1]._values")

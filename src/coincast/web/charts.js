@@ -49,6 +49,8 @@ function dayLabel(sec, incr) {
 }
 
 const DAY_SERIES = { label: "Date", value: (u, v) => isoDay(v) };
+// Ticks at UTC midnights, where the daily points are, whatever the browser's time zone.
+const UTC_DATES = { tzDate: (sec) => window.uPlot.tzDate(new Date(sec * 1000), "Etc/UTC") };
 const DAY_AXIS = { incrs: DAY_INCRS, values: (u, splits, ax, space, incr) => splits.map((v) => dayLabel(v, incr)) };
 
 // Log axis ticks: uPlot puts one at every 1…9 × 10ⁿ (dense bands of gridlines); these are
@@ -89,6 +91,7 @@ export function fmtLoss(v, digits = 2) {
 // history: {dates: [...], price: [...], volume: [...]}
 export function historyChart(container, history, { log = false } = {}) {
   const opts = {
+    ...UTC_DATES,
     height: 320,
     scales: { x: { time: true }, y: { distr: log ? 3 : 1 }, vol: { distr: log ? 3 : 1 } },
     series: [
@@ -158,6 +161,7 @@ export function forecastChart(container, history, result, tail = 90) {
     result.naive ? joined(result.naive) : pad(Array(m).fill(null), n),
   ];
   const opts = {
+    ...UTC_DATES,
     height: 320,
     scales: { x: { time: true } },
     series: [
