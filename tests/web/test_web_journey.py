@@ -155,9 +155,11 @@ def test_reload_mid_training_reattaches_and_lists_the_model(
 ) -> None:
     _open(page, imported_site.url + "/")
     _pick(page, "ethereum")
-    _tiny_params(page, epochs=12)
+    _tiny_params(page, epochs=8)
     page.click("#train-start")
-    page.wait_for_function("() => (window.coincast.state.charts.loss?.data[0].length || 0) >= 1")
+    page.wait_for_function(
+        "() => (window.coincast.state.charts.loss?.data[0].length || 0) >= 1", timeout=120_000
+    )
 
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
@@ -184,6 +186,8 @@ def test_reload_mid_training_reattaches_and_lists_the_model(
     assert job.locator(".job-cancel").is_hidden()
     # The library refreshed by itself when the job ended.
     page.wait_for_selector("#library-table tr[data-model='ethereum-paper'][data-version='1']")
+    assert page.locator("#forecast").get_attribute("data-model") == "ethereum-paper@1"
+    assert page.locator("#forecast-run").is_enabled()
     assert not page.console_errors, page.console_errors
 
 

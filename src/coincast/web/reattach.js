@@ -8,6 +8,7 @@
 // one for a job started now, and both can run at once (the server allows several per user).
 
 import { paths, request, streamEvents } from "./api.js";
+import { useModel } from "./forecast.js";
 import { loadLibrary } from "./library.js";
 import { Progress } from "./progress.js";
 import { state } from "./state.js";
@@ -99,7 +100,12 @@ async function reattach(job) {
     const final = await follow(job, progress);
     const [text, how] = outcome(final);
     progress.done(text, how);
-    if (how === "done") await loadLibrary();
+    if (how === "done") {
+      await loadLibrary();
+      // As after training started here: the new version is ready to forecast, unless the
+      // person has chosen another model meanwhile.
+      if (!state.model) useModel(final.name, final.result?.version || "latest", final.coin);
+    }
   } catch (err) {
     progress.done(`Lost track of this job: ${err.message} Reload the page to see it again.`, "failed");
     attached.delete(job.id);
