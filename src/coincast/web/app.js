@@ -7,9 +7,17 @@ import { initCoins, loadCoins, renderCoins } from "./coins.js";
 import { initForecast } from "./forecast.js";
 import { showFreshness } from "./freshness.js";
 import { initLibrary, loadLibrary } from "./library.js";
+import { reattachJobs } from "./reattach.js";
 import { state } from "./state.js";
 import { initTraining, onCoinChanged, trainFurther } from "./train.js";
 import { $, clearError, el, showError } from "./ui.js";
+
+// The token field and Sign in mean something only when the server requires tokens: shown
+// then (a 401, or a token mode), hidden in local single-user mode and while signed in.
+function showSignIn(show) {
+  $("#token").hidden = !show;
+  $("#signin-submit").hidden = !show;
+}
 
 async function whoAmI() {
   const who = $("#who");
@@ -20,14 +28,14 @@ async function whoAmI() {
     who.textContent = state.mode === "local" ? `Local mode (${me.user})` : `Signed in as ${me.user}`;
     who.dataset.state = state.mode;
     $("#signout").hidden = !getToken();
-    $("#token").hidden = Boolean(getToken());
+    showSignIn(state.mode !== "local" && !getToken());
     return true;
   } catch (err) {
     state.user = null;
     who.textContent = "Not signed in";
     who.dataset.state = "none";
     $("#signout").hidden = true;
-    $("#token").hidden = false;
+    showSignIn(err instanceof ApiError && err.status === 401);
     if (err instanceof ApiError && err.status === 401) {
       showError(
         new ApiError("AuthError", `${err.message} Paste a token from \`coincast users add NAME\` above.`),
@@ -49,6 +57,7 @@ function bindSignIn() {
     clearError();
     if (await whoAmI()) {
       loadLibrary();
+      reattachJobs();
     } else {
       setToken("");
     }
@@ -130,7 +139,7 @@ async function main() {
   initForecast();
   initLibrary({ trainFurther });
   await whoAmI();
-  await Promise.all([loadCoins(), loadLibrary(), training]);
+  await Promise.all([loadCoins(), loadLibrary(), training, reattachJobs()]);
   fromHash();
   // ms since navigation start: the page is usable (coins listed, library loaded).
   state.timings.pageReady = performance.now();

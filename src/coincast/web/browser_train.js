@@ -148,7 +148,23 @@ function checkDesign(preset) {
 // Trains and saves; onEpoch gets EpochReport-shaped objects. preset: the trained preset's
 // full record (presetRecord of the server's answer), stored in the metadata. Returns the
 // server's answer to the upload (the new version).
-export async function trainInBrowser({ coin, history, params, preset, name, user, onEpoch, cancel }) {
+// Leaving or reloading the page ends browser training and loses the work: the browser
+// asks first while a run is under way (the handler is removed when it ends).
+function warnBeforeLeaving(ev) {
+  ev.preventDefault();
+  ev.returnValue = "";
+}
+
+export async function trainInBrowser(options) {
+  window.addEventListener("beforeunload", warnBeforeLeaving);
+  try {
+    return await trainHere(options);
+  } finally {
+    window.removeEventListener("beforeunload", warnBeforeLeaving);
+  }
+}
+
+async function trainHere({ coin, history, params, preset, name, user, onEpoch, cancel }) {
   checkDesign(preset);
   const tf = await loadTf();
   const data = prepare(history, params.window, params.valFrac, params.testFrac);
