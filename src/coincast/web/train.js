@@ -154,7 +154,7 @@ async function describeParent(p) {
     const layers = ((topology.config && topology.config.layers) || []).map((l) => l.class_name);
     p.modelUrl = info.model_json_url;
     p.design = { window: meta.window, units: preset.units, dropout: preset.dropout };
-    const fits = meta.target === "level" && String(meta.features) === "price,volume" && !meta.shrink_weight &&
+    const fits = meta.target === "level" && String(meta.features) === "price,volume" && !preset.shrink &&
       String(layers) === "LSTM,Dense";
     p.browserReason = fits ? null
       : `${p.name} v${p.version} trains further on the server only: it is a ${preset.name || "different"} model ` +
