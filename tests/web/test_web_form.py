@@ -309,3 +309,30 @@ def test_train_further_of_a_server_only_design_disables_the_browser_with_a_reaso
     reason = page.locator("#where-help").inner_text()
     assert "btc-shrunk v1 trains further on the server only" in reason and "shrunk" in reason
     assert page.locator("input[name='where'][value='server']").is_checked()
+
+
+def test_a_failed_forecast_is_told_in_the_forecast_section(page: Any, site: LiveServer) -> None:
+    from coincast.api import Forecaster, load_history, save
+
+    _open(page, site)
+    history = load_history("bitcoin", site.settings).iloc[-200:]
+    fc = Forecaster("paper", epochs=1, window=10, units=(4,))
+    fc.fit(history, coin="bitcoin")
+    save(fc, site.app.state.services.registry, "local", "btc-gone")
+    page.click("#library-refresh")
+    page.locator("#library-table tr[data-model='btc-gone'] button.load").click()
+    page.wait_for_selector("#forecast[data-state='ready']")
+    # The version disappears (another tab deleted it): the next forecast fails, and the
+    # forecast section says so where the person pressed Forecast.
+    req = urllib.request.Request(
+        _url(site) + "/api/v1/users/local/models/btc-gone/versions/1", method="DELETE"
+    )
+    with urllib.request.urlopen(req, timeout=30) as response:
+        assert response.status in (200, 204)
+    page.click("#forecast-run")
+    page.wait_for_selector("#forecast[data-state='error']")
+    box = page.locator("#forecast-error")
+    assert box.is_visible()
+    assert box.inner_text().startswith("Model not found.") and "btc-gone" in box.inner_text()
+    assert page.locator("#train-error").count() == 0  # not in the training section
+    assert page.locator("#banner-title").inner_text() == "Model not found."
