@@ -32,11 +32,13 @@ export function authHeaders() {
 async function toApiError(response) {
   let type = "HttpError";
   let message = `The server answered ${response.status} ${response.statusText}.`;
+  let field = null; // the form field a validation error is about (server/messages.py)
   try {
     const body = await response.json();
     if (body && body.error) {
       type = body.error.type || type;
       message = body.error.message || message;
+      field = body.error.field || null;
     } else if (body && typeof body.detail === "string") {
       message = body.detail;
     } else if (body && Array.isArray(body.detail)) {
@@ -45,7 +47,7 @@ async function toApiError(response) {
   } catch {
     /* not JSON: keep the status sentence */
   }
-  return new ApiError(type, message, response.status);
+  return Object.assign(new ApiError(type, message, response.status), { field });
 }
 
 export async function request(path, { method = "GET", body, headers = {}, signal } = {}) {

@@ -120,8 +120,8 @@ export function evaluateAndDescribe(tf, model, data, history, extra) {
   return {
     format: FORMAT,
     coincast_version: "browser",
-    // The server's preset as trained here: the form's numbers, and no dropout or early
-    // stopping (the browser applies neither).
+    // The server's preset as trained here: the form's numbers, no dropout (the browser
+    // applies none), early stopping as the form asked (0 = never: null).
     preset: {
       ...extra.preset,
       description: "Reference design trained in the browser with TensorFlow.js.",
@@ -131,7 +131,7 @@ export function evaluateAndDescribe(tf, model, data, history, extra) {
       epochs: extra.params.epochs,
       batch_size: extra.params.batchSize,
       lr: extra.params.lr,
-      patience: null,
+      patience: extra.params.patience || null,
     },
     window: w,
     features: extra.preset.features,

@@ -39,7 +39,7 @@ function kernelFor(model, data, params) {
 }
 
 // Seconds per training step of this kernel on this device (the second of two: the first
-// compiles), for estimateSeconds.
+// compiles), and which products ran ("wasm-simd" | "js"), for estimateSeconds.
 export function fastStepSeconds(model, data, params) {
   const fast = kernelFor(model, data, params);
   const bs = Math.min(params.batchSize, data.nTrain);
@@ -49,21 +49,26 @@ export function fastStepSeconds(model, data, params) {
   fast.trainBatch(xs, ys, order, 0, bs);
   const t0 = performance.now();
   fast.trainBatch(xs, ys, order, 0, bs);
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, kernel: fast.gemm.kind };
 }
 
 // As model.fit(x, y, {epochs, batchSize, shuffle: true, validationData, callbacks:
 // {onEpochEnd}}) on prepare()'s data: the same batches (reshuffled each epoch), the same
 // per-epoch logs {loss, val_loss}; stops after an epoch whose callback set
-// model.stopTraining. Resolves to fit's shape, {history: {loss, val_loss}}, plus the
-// products' engine (kernel: "wasm-simd" | "js").
-export async function fitFast(tf, model, data, params, onEpochEnd) {
+// model.stopTraining. Training starts from the model's current weights (fresh ones, or a
+// stored version's when training further). `best` (optional): a function of the epoch
+// index returning whether this epoch's weights are the ones to keep; the kept weights
+// are written back instead of the last epoch's (early stopping keeps the best epoch, as
+// the server's trainer does). Resolves to fit's shape, {history: {loss, val_loss}}, plus
+// the products' engine (kernel: "wasm-simd" | "js").
+export async function fitFast(tf, model, data, params, onEpochEnd, best = null) {
   const fast = kernelFor(model, data, params);
   const xs = flat(data.xs, 0, data.nTrain);
   const ys = Float32Array.from(data.ys.slice(0, data.nTrain));
   const xv = flat(data.xs, data.nTrain, data.nVal);
   const yv = Float32Array.from(data.ys.slice(data.nTrain, data.nTrain + data.nVal));
   const history = { loss: [], val_loss: [] };
+  let kept = null;
   model.stopTraining = false;
   for (let epoch = 0; epoch < params.epochs && !model.stopTraining; epoch += 1) {
     const loss = fast.trainEpoch(xs, ys, shuffled(data.nTrain));
@@ -71,9 +76,10 @@ export async function fitFast(tf, model, data, params, onEpochEnd) {
     history.loss.push(loss);
     history.val_loss.push(valLoss);
     await onEpochEnd(epoch, { loss, val_loss: valLoss });
+    if (best && best(epoch)) kept = fast.getWeights(); // copies
   }
   const shapes = model.getWeights().map((w) => w.shape);
-  const trained = fast.getWeights().map((w, k) => tf.tensor(w, shapes[k], "float32"));
+  const trained = (kept || fast.getWeights()).map((w, k) => tf.tensor(w, shapes[k], "float32"));
   model.setWeights(trained);
   tf.dispose(trained);
   return { history, kernel: fast.gemm.kind };

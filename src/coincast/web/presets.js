@@ -28,8 +28,9 @@ export const FIELDS = [
 // come from the server like every other preset's.
 export const BROWSER_PRESET = "paper";
 
-// Browser training runs the paper architecture only; these fields do not apply there.
-export const BROWSER_FIXED = ["dropout", "patience"];
+// Browser training runs the paper architecture only, without dropout (early stopping it
+// applies as the server does: browser_train.js).
+export const BROWSER_FIXED = ["dropout"];
 
 // → {default, fields: {name: limits}, presets: {name: {name, description, params, recipe}}}
 export async function loadPresets() {
@@ -98,4 +99,60 @@ export function toParams(values) {
     lr: Number(values.lr),
     patience: Math.max(0, Number(values.patience) || 0),
   };
+}
+
+// What the server accepts for a field, in the words its 422s use (server/messages.py):
+// "a whole number from 5 to 365 days". Units of a field's values as the server names them.
+const UNITS = { window: " days", epochs: " epochs", patience: " epochs" };
+
+function allowed(key, limits) {
+  if (limits.type === "array") {
+    return `1 to ${limits.max_items ?? 4} layer sizes, comma-separated, e.g. 64, 32`;
+  }
+  const lo = limits.minimum ?? limits.exclusive_minimum;
+  const hi = limits.maximum ?? limits.exclusive_maximum;
+  const low = limits.exclusive_minimum != null ? "above " : "";
+  const high = limits.exclusive_maximum != null ? "below " : "";
+  const whole = limits.type === "integer" ? "a whole number " : "";
+  return `${whole}from ${low}${lo} to ${high}${hi}${UNITS[key] || ""}`;
+}
+
+function unitOf(key, value) {
+  const unit = UNITS[key] || "";
+  return value === 1 ? unit.replace(/s$/, "") : unit;
+}
+
+// The message for one field's typed value, or null when the server would accept it: the
+// same limits (served by GET /presets) and the same sentence the server would answer.
+export function checkField(field, limits, raw) {
+  const label = limits.label || field.label;
+  const text = String(raw ?? "").trim();
+  const say = (rule) => `${label}: ${rule} (allowed: ${allowed(field.key, limits)}).`;
+  if (limits.type === "array") {
+    const parts = text ? text.split(",").map((s) => s.trim()) : [];
+    if (!parts.length) return say("give at least one layer size");
+    if (parts.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) return say("each layer size must be a whole number of at least 1");
+    if (limits.max_items != null && parts.length > limits.max_items) return say(`at most ${limits.max_items} layers`);
+    return null;
+  }
+  if (!text) return say("is required");
+  const v = Number(text);
+  if (!Number.isFinite(v)) return say("must be a number");
+  if (limits.type === "integer" && !Number.isInteger(v)) return say("must be a whole number");
+  if (field.zeroIsNone && v === 0) return null; // "0 = never"
+  if (limits.minimum != null && v < limits.minimum) return say(`at least ${limits.minimum}${unitOf(field.key, limits.minimum)}`);
+  if (limits.exclusive_minimum != null && v <= limits.exclusive_minimum) return say(`more than ${limits.exclusive_minimum}`);
+  if (limits.maximum != null && v > limits.maximum) return say(`at most ${limits.maximum}${unitOf(field.key, limits.maximum)}`);
+  if (limits.exclusive_maximum != null && v >= limits.exclusive_maximum) return say(`less than ${limits.exclusive_maximum}`);
+  return null;
+}
+
+// The server's rule for model names (coincast.store.registry.NAME_PATTERN and its
+// validate_name message), so the form refuses what the server would and says why.
+export const NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}";
+export const NAME_RULE = "use 1-64 characters from letters, digits, '.', '_' and '-', starting with a letter or digit";
+
+export function checkName(name) {
+  if (!name) return `Model name: is required; ${NAME_RULE}.`;
+  return new RegExp(`^${NAME_PATTERN}$`, "v").test(name) ? null : `Invalid model name '${name}': ${NAME_RULE}.`;
 }

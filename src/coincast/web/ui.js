@@ -1,9 +1,11 @@
-// Small DOM helpers: the error banner, number formats, element builders.
+// Small DOM helpers: the error banner and the messages where the person acted, number
+// formats, element builders.
 
 export const $ = (sel, root = document) => root.querySelector(sel);
 
 // Titles per error type (coincast.errors class names): the server's message says what
-// to do; the title says in two words what kind of problem it is.
+// to do; the title says in a few plain words what failed. An unknown type falls back on
+// the action ("Forecasting failed."), never on a vague "something went wrong".
 const TITLES = {
   Unreachable: "Server unreachable.",
   RateLimitedError: "CoinGecko is rate-limiting us.",
@@ -20,20 +22,95 @@ const TITLES = {
   TrainingFailed: "Training failed.",
   TrainingCancelledError: "Training cancelled.",
   BrowserTraining: "Browser training failed.",
+  ValidationError: "A setting is not allowed.",
+  ParameterError: "A value is not allowed.",
+  InvalidRequestError: "The server refused the request.",
 };
 
-export function showError(err, context = "") {
+// The section a person acts in for each action, so its error shows there too (the
+// banner at the top is off-screen from the training form and the forecast).
+const SECTION_OF = {
+  Training: "train",
+  Cancelling: "train",
+  "Loading presets": "train",
+  Forecasting: "forecast",
+  Deleting: "library",
+  "Loading the library": "library",
+};
+
+export function errorTitle(err, context = "") {
+  const type = (err && err.type) || "Error";
+  return TITLES[type] || (context ? `${context} failed.` : "The request failed.");
+}
+
+// The error box inside a section (created on first use, under its heading).
+function sectionBox(section) {
+  const card = document.getElementById(section);
+  if (!card) return null;
+  let box = document.getElementById(`${section}-error`);
+  if (!box) {
+    box = el("p", { class: "section-error", id: `${section}-error`, role: "alert" });
+    card.firstElementChild.after(box);
+  }
+  return box;
+}
+
+// The banner, plus the same message in the section where the person acted (by
+// `context`, or `section` when given).
+export function showError(err, context = "", section = SECTION_OF[context]) {
   const banner = $("#banner");
   const type = (err && err.type) || "Error";
-  $("#banner-title").textContent = TITLES[type] || (context ? `${context} failed.` : "Something went wrong.");
-  $("#banner-text").textContent = (err && err.message) || String(err);
+  const title = errorTitle(err, context);
+  const text = (err && err.message) || String(err);
+  $("#banner-title").textContent = title;
+  $("#banner-text").textContent = text;
   banner.dataset.type = type;
   banner.hidden = false;
+  const box = section ? sectionBox(section) : null;
+  if (box) {
+    box.replaceChildren(el("strong", {}, title), ` ${text}`);
+    box.dataset.type = type;
+    box.hidden = false;
+  }
 }
 
 export function clearError() {
   $("#banner").hidden = true;
   delete $("#banner").dataset.type;
+  for (const box of document.querySelectorAll(".section-error")) box.hidden = true;
+}
+
+// A message under one form input (aria-invalid, described by the message), where the
+// person typed the value; it goes at the end of the input's label, and away once they
+// type again.
+export function showFieldError(input, message) {
+  const id = `err-${input.name || input.id}`;
+  let box = document.getElementById(id);
+  if (!box) {
+    box = el("p", { class: "field-error", id, role: "alert" });
+    const label = input.closest("label");
+    if (label) label.append(box);
+    else input.after(box);
+  }
+  box.textContent = message;
+  if (input.dataset.describedby === undefined) input.dataset.describedby = input.getAttribute("aria-describedby") || "";
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", [input.dataset.describedby, id].filter(Boolean).join(" "));
+  input.addEventListener("input", () => clearFieldError(input), { once: true });
+}
+
+function clearFieldError(input) {
+  const box = document.getElementById(`err-${input.name || input.id}`);
+  if (box) box.remove();
+  input.removeAttribute("aria-invalid");
+  if (input.dataset.describedby) input.setAttribute("aria-describedby", input.dataset.describedby);
+  else input.removeAttribute("aria-describedby");
+  delete input.dataset.describedby;
+}
+
+export function clearFieldErrors(root = document) {
+  for (const input of root.querySelectorAll("[aria-invalid]")) clearFieldError(input);
+  for (const box of root.querySelectorAll(".field-error")) box.remove();
 }
 
 const usd = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD", maximumSignificantDigits: 6 });
