@@ -56,8 +56,6 @@ class Ensemble:
         self.stat_kinds: list[str] = [m for m in members if m in statistical.KINDS]
         for name in self.presets:
             get_preset(name, **overrides)  # an unknown preset or setting fails here, early
-        if len(self.presets) * len(seeds) + len(self.stat_kinds) < 2:
-            raise ParameterError("an ensemble needs at least two members (presets × seeds).")
         self.seeds = [int(s) for s in seeds]
         self.overrides = overrides
         self.members: list[Forecaster] = []
@@ -66,6 +64,7 @@ class Ensemble:
         self._price: NDArray[np.float64] | None = None
         self._last_date: pd.Timestamp | None = None
         self._stat_configs: dict[str, tuple[Any, ...]] = {}
+        self.test_paths = np.full((0, EVAL_HORIZON), np.nan)  # scored paths, after assemble
 
     @classmethod
     def of_seeds(cls, preset: str, k: int, **overrides: Any) -> Ensemble:
@@ -95,14 +94,22 @@ class Ensemble:
         return self.assemble(fitted, horizon=horizon)
 
     def assemble(
-        self, fitted: Sequence[tuple[Forecaster, FitPlan]], *, horizon: int = EVAL_HORIZON
+        self,
+        fitted: Sequence[tuple[Forecaster, FitPlan]],
+        *,
+        horizon: int = EVAL_HORIZON,
+        prep: Prepared | None = None,
     ) -> Ensemble:
         """Combine already fitted members (each with the plan it was fitted from): the
-        statistical members walked, the ensemble's intervals calibrated and scored."""
-        if not fitted:
-            raise ParameterError("assemble needs at least one fitted LSTM member.")
+        statistical members walked, the ensemble's intervals calibrated and scored.
+
+        With no LSTM member (a statistical model alone, scored like any model) pass the
+        ``prep`` that fixes the periods; intervals then follow the default preset's method.
+        """
         self.members = [fc for fc, _ in fitted]
-        preps = [plan.prep for _, plan in fitted]
+        preps = [plan.prep for _, plan in fitted] or ([prep] if prep is not None else [])
+        if not preps or not self.members + self.stat_kinds:
+            raise ParameterError("assemble needs a fitted member, or a prep and a statistical one.")
         prep = preps[0]
         b = prep.bounds
         val_start = max(p.bounds.val_start for p in preps)
@@ -113,7 +120,7 @@ class Ensemble:
         }
         val = walkforward.origins(val_start, b.test_start)
         hmax = INTERVAL_HORIZON
-        p = self.members[0].preset
+        p = self.members[0].preset if self.members else get_preset(None, **self.overrides)
         paths = actual = np.full((0, hmax), np.nan)
         if val.size:
             paths = self.paths(prep, val, hmax)
@@ -131,7 +138,7 @@ class Ensemble:
             clip=p.ewma_clip,
         )
         last = max(b.end, b.test_start) - 1
-        last = len(prep.dates) - 1 if fitted[0][1].end is None else last
+        last = len(prep.dates) - 1 if not fitted or fitted[0][1].end is None else last
         self._price, self._last_date = prep.price[: last + 1], pd.Timestamp(prep.dates[last])
         self.evaluation = None
         if b.end <= b.test_start:
@@ -142,6 +149,7 @@ class Ensemble:
         model = self.paths(prep, test, h)
         act = walkforward.actuals(prep, test, h, b.end)
         lower, upper = walk(self.intervals, cal, prep.price, test, model, act, last=last)
+        self.test_paths = model[:, :horizon]
         self.evaluation = walkforward.score(
             prep,
             test,
@@ -177,7 +185,7 @@ class Ensemble:
     def forecast(self, days: int = 7) -> pd.DataFrame:
         """Forecast ``days`` days after the last known day → the same frame as a
         ``Forecaster``'s (date, forecast, lower, upper, naive)."""
-        if not self.members or self._price is None or self._last_date is None:
+        if self._price is None or self._last_date is None:
             raise ModelError("this ensemble is not fitted; call .fit(history) first.")
         if not 1 <= days <= MAX_DAYS:
             raise ParameterError(f"days must be between 1 and {MAX_DAYS}, got {days}.")
