@@ -21,12 +21,18 @@ from rich.markup import escape
 from coincast.errors import CoincastError, ConfigError
 from coincast.settings import Settings
 
-__all__ = ["cli_settings", "user_errors"]
+__all__ = ["cli_settings", "console", "user_errors"]
 
 _SETTINGS_KEY = "coincast.settings"
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+def console(stderr: bool = False) -> Console:
+    """Built per call, so the terminal width (``COLUMNS``) is read when printing, not when the
+    module was first imported (a module-level console keeps the width of whoever imported it)."""
+    return Console(stderr=stderr)
 
 
 def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -37,8 +43,7 @@ def user_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except CoincastError as exc:
-            # Built per call, so the terminal width (``COLUMNS``) is read when printing.
-            Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
+            console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None
 
     return wrapper

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -23,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.common import cli_settings, console, user_errors
 from coincast.cli.ledger import score_after_write
 from coincast.data.clean import CleaningReport, clean
 from coincast.data.coingecko.client import CoinGeckoClient
@@ -40,11 +39,6 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 
-def _console(stderr: bool = False) -> Console:
-    """Built per call, so the terminal width (``COLUMNS``) is read when printing."""
-    return Console(stderr=stderr)
-
-
 CoinArg = Annotated[str, typer.Argument(help="CoinGecko coin id, e.g. bitcoin or usd-coin.")]
 
 
@@ -56,7 +50,7 @@ def _money(value: float | None) -> str:
 
 def _notices(client: CoinGeckoClient) -> None:
     for notice in client.notices:
-        _console(stderr=True).print(f"[yellow]note:[/] {escape(notice)}")
+        console(stderr=True).print(f"[yellow]note:[/] {escape(notice)}")
 
 
 @data_app.command("top")
@@ -103,7 +97,7 @@ def top_cmd(
             "-" if change is None else f"{change:+.2f}",
             f"{summary.rows} d to {summary.last}" if summary else "-",
         )
-    _console().print(table)
+    console().print(table)
 
 
 @data_app.command("fetch")
@@ -123,11 +117,11 @@ def fetch_cmd(
         _notices(client)
     score_after_write(coin)
     if result.status == "up_to_date":
-        _console().print(
+        console().print(
             f"{coin}: already up to date (last day {result.last_date}); no request made."
         )
     else:
-        _console().print(
+        console().print(
             f"{coin}: {result.fetched_rows} day(s) fetched, {result.new_rows} new; "
             f"stored up to {result.last_date}."
         )
@@ -175,7 +169,7 @@ def refresh_cmd(
     """
     settings = cli_settings()
     cache = MarketCache(settings)
-    out = _console()
+    out = console()
     columns = (
         TextColumn("[bold]{task.description:<24}"),
         BarColumn(),
@@ -197,14 +191,12 @@ def refresh_cmd(
         progress.update(task, description="done")
     _notices(client)
     score_after_write()
-    _console().print(_summary_table(results))
+    console().print(_summary_table(results))
     counts = {s: sum(r.status == s for r in results) for s in _STATUS_STYLE}
-    _console().print(summary_line(results))
+    console().print(summary_line(results))
     attempted = len(results) - counts["skipped_stable"] - counts["skipped_missing"]
     if attempted and counts["failed"] == attempted:
-        _console(stderr=True).print(
-            "[bold red]error:[/] every coin failed; see the problems above."
-        )
+        console(stderr=True).print("[bold red]error:[/] every coin failed; see the problems above.")
         raise typer.Exit(1)
 
 
@@ -230,7 +222,7 @@ def import_cmd(
     new_rows = cache.upsert_history(coin, frame, source="csv")
     cache.log_fetch(coin, "csv", ok=True, rows=len(frame), message=str(file))
     scored = score_after_write(coin)
-    _console().print(
+    console().print(
         f"{coin}: imported {len(frame)} day(s) from {file} ({new_rows} new), "
         f"{frame.index[0].date()} … {frame.index[-1].date()}. "
         f"Check it with `coincast data clean {coin} --report`."
@@ -254,11 +246,11 @@ def show_cmd(
             table.add_column(name)
         for s in cache.summaries():
             table.add_row(s.coin_id, str(s.rows), str(s.first), str(s.last), ",".join(s.sources))
-        _console().print(table)
+        console().print(table)
         return
     history = cache.history(coin)
     summary = next(s for s in cache.summaries() if s.coin_id == coin)
-    _console().print(
+    console().print(
         f"{coin}: {summary.rows} day(s), {summary.first} … {summary.last} "
         f"(sources: {', '.join(summary.sources)})"
     )
@@ -266,7 +258,7 @@ def show_cmd(
     if log:
         entry = log[0]
         state = "ok" if entry.ok else f"failed: {entry.message}"
-        _console().print(
+        console().print(
             f"last fetch: {entry.finished_at:%Y-%m-%d %H:%M} UTC ({entry.kind}, {escape(state)})"
         )
     table = Table(title=f"{coin}: latest {min(days, len(history))} days")
@@ -282,7 +274,7 @@ def show_cmd(
             _money(float(volume)),
             "-" if cap != cap else _money(float(cap)),
         )
-    _console().print(table)
+    console().print(table)
 
 
 @data_app.command("clean")
@@ -300,12 +292,12 @@ def clean_cmd(
     """
     settings = cli_settings()
     cleaned, result = clean(MarketCache(settings).history(coin), settings)
-    _console().print(f"{coin}: {result.summary()}")
+    console().print(f"{coin}: {result.summary()}")
     if report:
-        _console().print(_report_table(result))
+        console().print(_report_table(result))
     if output is not None:
         cleaned.to_csv(output, date_format="%Y-%m-%d", float_format="%.17g")
-        _console().print(f"cleaned series written to {output}")
+        console().print(f"cleaned series written to {output}")
 
 
 def _report_table(result: CleaningReport) -> Table:

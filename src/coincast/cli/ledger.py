@@ -11,11 +11,10 @@ import math
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.common import cli_settings, console, user_errors
 from coincast.ledger.daily import run_daily
 from coincast.ledger.records import PRESET_PREFIX, Ledger, LedgerRow
 from coincast.ledger.scoring import TrackRecord, track_record
@@ -24,7 +23,6 @@ __all__ = ["show_cmd", "track_cmd", "daily_cmd", "ledger_app"]
 
 ledger_app = typer.Typer(help="The forecast ledger: past forecasts and how they did.")
 app.add_typer(ledger_app, name="ledger")
-console = Console()
 
 UserOpt = Annotated[str, typer.Option(help="Whose ledger.")]
 
@@ -82,16 +80,16 @@ def show_cmd(
     ledger = Ledger(cli_settings())
     rows = ledger.rows(user, coin, model)
     if not rows:
-        console.print(
+        console().print(
             f"No forecasts of {coin!r} recorded for {user!r}"
             + (f" by {model!r}" if model else "")
             + ". Run `coincast forecast COIN`, or `coincast ledger track COIN --model NAME`."
         )
         return
-    console.print(_rows_table(coin, rows[-last:]))
+    console().print(_rows_table(coin, rows[-last:]))
     for name in sorted({r.model for r in rows}):
-        console.print(_score_table(name, track_record([r for r in rows if r.model == name])))
-    console.print("Forecasts are decision support, not financial advice.")
+        console().print(_score_table(name, track_record([r for r in rows if r.model == name])))
+    console().print("Forecasts are decision support, not financial advice.")
 
 
 @ledger_app.command("track")
@@ -117,7 +115,7 @@ def track_cmd(
         ModelRegistry(settings).info(owner or user, name, "latest")
     added = Ledger(settings).track(user, coin, model, days)
     state = "now tracked" if added else "already tracked"
-    console.print(f"{user}: {model} on {coin} is {state}; `coincast daily` forecasts it.")
+    console().print(f"{user}: {model} on {coin} is {state}; `coincast daily` forecasts it.")
 
 
 @app.command("daily")
@@ -129,7 +127,7 @@ def daily_cmd() -> None:
     in cron shortly after 00:00 UTC, e.g. `40 0 * * * coincast daily`.
     """
     report = run_daily(cli_settings())
-    console.print(report.summary())
+    console().print(report.summary())
 
 
 def record_forecast(

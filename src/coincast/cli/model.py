@@ -13,13 +13,11 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from coincast.api import (
     DEFAULT_PRESET,
-    Evaluation,
     Forecaster,
     backtest,
     load_history,
@@ -28,7 +26,8 @@ from coincast.api import (
     train_further,
 )
 from coincast.cli.app import app
-from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.common import cli_settings, console, user_errors
+from coincast.cli.evaluation import print_evaluation
 from coincast.cli.ledger import record_forecast
 from coincast.model.schedule import EpochReport
 from coincast.settings import Settings
@@ -36,7 +35,6 @@ from coincast.settings import Settings
 __all__ = ["backtest_cmd", "forecast_cmd", "train_cmd"]
 
 ADVICE = "Forecasts are decision support, not financial advice."
-console = Console()
 
 CsvOpt = Annotated[
     Path | None, typer.Option("--csv", help="Read history from this CSV instead of the store.")
@@ -104,7 +102,7 @@ def _progress(
         MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"),
         TimeRemainingColumn(),
-        console=console,
+        console=console(),
     ) as bar:
         task = bar.add_task("train", total=None, losses="")
 
@@ -124,54 +122,6 @@ def _fit(coin: str, history: pd.DataFrame, fc: Forecaster, test_start: str | Non
         on_start(fc.preset.epochs)
         fc.fit(history, on_epoch=on_epoch, coin=coin, test_start=test_start)
     return fc
-
-
-def _results_table(ev: Evaluation, title: str, horizons: tuple[int, ...] = (1, 7)) -> Table:
-    table = Table(title=title)
-    for col in ("horizon", "method", "RMSE", "MAE", "MAPE %", "sMAPE %", "MASE", "direction"):
-        table.add_column(col, justify="right" if col != "method" else "left")
-    shown = [h for h in horizons if h in set(ev.table["horizon"])]
-    for rec in ev.table[ev.table["horizon"].isin(shown)].to_dict(orient="records"):
-        d = rec["direction"]
-        table.add_row(
-            f"{rec['horizon']}d",
-            str(rec["method"]),
-            f"{rec['rmse']:,.2f}",
-            f"{rec['mae']:,.2f}",
-            f"{rec['mape']:.3f}",
-            f"{rec['smape']:.3f}",
-            f"{rec['mase']:.3f}",
-            "–" if pd.isna(d) else f"{100 * d:.1f} %",
-        )
-    return table
-
-
-def _interval_scores(ev: Evaluation) -> str:
-    """Winkler scores at 1 and 7 days as % of the price, model beside the two baselines."""
-    names = {"model": f"model ({ev.interval_method})", "garch": "GARCH(1,1)-t", "band": "band"}
-    cells = [
-        f"{label} " + " / ".join(f"{100 * w:.1f}" for w in ev.winkler[key][:7:6])
-        for key, label in names.items()
-        if key in ev.winkler
-    ]
-    return "Interval score (Winkler, % of price, 1-day / 7-day; lower is better): " + "; ".join(
-        cells
-    )
-
-
-def _report(ev: Evaluation | None, coin: str) -> None:
-    if ev is None:
-        console.print("No test period: nothing to compare with naive.")
-        return
-    console.print(
-        _results_table(ev, f"{coin}: test {ev.start} .. {ev.end}, {ev.n_origins} origins")
-    )
-    cov = ", ".join(f"{100 * c:.0f}%" for c in ev.coverage[:7])
-    console.print(f"{100 * (1 - ev.alpha):.0f} % interval coverage by horizon: {cov}")
-    console.print(_interval_scores(ev))
-    console.print(ev.risk_verdict)
-    colour = {"model": "green", "naive": "red", "neither": "yellow"}[ev.dm[0].better]
-    console.print(f"[{colour}]{ev.verdict}[/]")
 
 
 @app.command("train")
@@ -252,12 +202,12 @@ def train_cmd(
     history = _history(coin, csv, settings)
     overrides = _overrides(epochs, window, units, lr, batch_size, dropout)
     fc = _fit(coin, history, Forecaster(preset, **overrides), test_start)
-    _report(fc.evaluation, coin)
+    print_evaluation(fc.evaluation, coin)
     if save_as:
         from coincast.store.registry import ModelRegistry
 
         info = save(fc, ModelRegistry(settings), user, save_as)
-        console.print(f"Saved {user}/{info.name} version {info.version}.")
+        console().print(f"Saved {user}/{info.name} version {info.version}.")
 
 
 def _train_further(
@@ -289,9 +239,9 @@ def _train_further(
             on_epoch=on_epoch,
             **overrides,
         )
-    _report(fc.evaluation, coin)
+    print_evaluation(fc.evaluation, coin)
     info = save(fc, registry, user, name, parent_version=parent)
-    console.print(
+    console().print(
         f"Saved {user}/{info.name} version {info.version} (trained further from version {parent})."
     )
 
@@ -337,20 +287,20 @@ def forecast_cmd(
             pd.Timestamp(rec["date"]).date().isoformat(),
             *(f"{rec[c]:,.2f}" for c in ("forecast", "lower", "upper", "naive")),
         )
-    console.print(table)
+    console().print(table)
     _stale_notice(coin, out)
     if fc.evaluation is not None:
-        console.print(fc.evaluation.verdict)
-        console.print(fc.evaluation.risk_verdict)
+        console().print(fc.evaluation.verdict)
+        console().print(fc.evaluation.risk_verdict)
     elif isinstance(risk := (fc.metadata().get("metrics") or {}).get("risk_verdict"), str):
-        console.print(risk)
+        console().print(risk)
     if plot is not None:
         from coincast.forecast.plots import plot_forecast
 
         frame = history if history is not None else pd.DataFrame({"price": []})
         plot_forecast(frame, out, plot, title=f"{coin}: {days}-day forecast")
-        console.print(f"Chart written to {plot}")
-    console.print(ADVICE)
+        console().print(f"Chart written to {plot}")
+    console().print(ADVICE)
 
 
 def _stale_notice(coin: str, out: pd.DataFrame) -> None:
@@ -359,7 +309,7 @@ def _stale_notice(coin: str, out: pd.DataFrame) -> None:
 
     fresh = freshness((pd.Timestamp(out["date"].iloc[0]) - pd.Timedelta(days=1)).date())
     if fresh.notice:
-        console.print(
+        console().print(
             f"[yellow]{fresh.notice}[/] Run `coincast data fetch {coin}` to add the missing "
             "days (or import a newer CSV)."
         )
@@ -384,7 +334,7 @@ def backtest_cmd(
     """Walk-forward backtest of a preset against naive and drift, with a Diebold–Mariano test."""
     settings = cli_settings()
     history = _history(coin, csv, settings)
-    with console.status(f"Backtesting {preset} on {coin}…"):
+    with console().status(f"Backtesting {preset} on {coin}…"):
         ev = backtest(
             history,
             preset,
@@ -394,10 +344,10 @@ def backtest_cmd(
             coin=coin,
             **_overrides(epochs, window, units, None, None, None),
         )
-    _report(ev, coin)
+    print_evaluation(ev, coin)
     if plot is not None:
         from coincast.forecast.plots import plot_errors_by_horizon
 
         plot_errors_by_horizon(ev, plot, title=f"{coin} {preset}: MAPE by horizon")
-        console.print(f"Chart written to {plot}")
-    console.print(ADVICE)
+        console().print(f"Chart written to {plot}")
+    console().print(ADVICE)

@@ -13,13 +13,12 @@ import dataclasses
 from typing import Annotated, Any, cast
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from coincast.cli.app import app
-from coincast.cli.common import cli_settings
+from coincast.cli.common import cli_settings, console
 from coincast.errors import ParameterError
 from coincast.model.presets import get_preset
 from coincast.scale.engines import ENGINES, Engine, fit_many
@@ -27,8 +26,6 @@ from coincast.scale.results import CoinResult
 from coincast.settings import Settings
 
 __all__ = ["summary_table", "train_top", "tune_cmd"]
-
-console = Console()
 
 
 def _pct(x: float | None) -> str:
@@ -92,7 +89,7 @@ def train_top(
         raise ParameterError(f"unknown --engine {engine!r}; choose {', '.join(ENGINES)}.")
     settings = settings or cli_settings()
     if engine == "batched" and get_preset(preset, **overrides).dropout > 0:
-        console.print(
+        console().print(
             f"note: {preset} uses dropout, which cannot be batched exactly; "
             "training the coins one after another."
         )
@@ -117,7 +114,7 @@ def train_top(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as bar:
+    with Progress(*columns, console=console()) as bar:
         task = bar.add_task("train", total=len(histories), note="")
 
         def progress(completed: float, note: str) -> None:
@@ -137,7 +134,7 @@ def train_top(
         bar.update(task, completed=len(histories), note="done")
     by_coin = {r.coin: r for r in done}
     rows = [by_coin[c] for c in histories if c in by_coin] + skipped
-    console.print(summary_table(rows, f"{preset}: {len(histories)} coins, engine {engine}"))
+    console().print(summary_table(rows, f"{preset}: {len(histories)} coins, engine {engine}"))
     ok = [r for r in rows if r.ok]
     wins = sum(
         1
@@ -146,11 +143,11 @@ def train_top(
         and r.test_naive_mape is not None
         and r.test_mape < r.test_naive_mape
     )
-    console.print(
+    console().print(
         f"{len(ok)} model(s) saved for user {user!r}; {wins} beat naive on their test period "
         f"(MAPE, mean of 1..7 days); {len(rows) - len(ok)} coin(s) skipped or failed."
     )
-    console.print("Forecasts are decision support, not financial advice.")
+    console().print("Forecasts are decision support, not financial advice.")
     return rows
 
 
@@ -184,7 +181,7 @@ def tune_cmd(
 
     settings = cli_settings()
     history = load_history(coin, settings)
-    with console.status(f"Tuning {preset} on {coin}: {trials} trials on Ray…"):
+    with console().status(f"Tuning {preset} on {coin}: {trials} trials on Ray…"):
         outcome = tune_coin(
             coin,
             history,
@@ -197,5 +194,5 @@ def tune_cmd(
             user=user,
         )
     for line in report_lines(outcome):
-        console.print(escape(line))
-    console.print("Forecasts are decision support, not financial advice.")
+        console().print(escape(line))
+    console().print("Forecasts are decision support, not financial advice.")

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from coincast.cli.app import app, err_console
-from coincast.cli.common import cli_settings, user_errors
+from coincast.cli.common import cli_settings, console, user_errors
 from coincast.errors import CoincastError, ParameterError
 from coincast.settings import Settings
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
@@ -33,7 +32,6 @@ models_app = typer.Typer(
 )
 app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
-console = Console()
 
 
 UserOpt = Annotated[str, typer.Option("--user", "-u", help="Owner in the store.")]
@@ -82,13 +80,13 @@ def serve_cmd(
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"coincast is serving at http://{shown}:{real_port}/  (API docs: /docs)")
+    console().print(f"coincast is serving at http://{shown}:{real_port}/  (API docs: /docs)")
     if fastapi_app.state.services.local_mode():
-        console.print(
+        console().print(
             "Local single-user mode: no users exist, requests without a token act as 'local'."
         )
     elif not is_loopback(host):
-        console.print("Every request needs a token (`coincast users add NAME`).")
+        console().print("Every request needs a token (`coincast users add NAME`).")
     threading.Thread(target=_warm_coin_list, args=(settings,), daemon=True).start()
     config = uvicorn.Config(
         fastapi_app, log_level="info", access_log=False, timeout_keep_alive=settings.keep_alive_s
@@ -113,7 +111,7 @@ def _warm_coin_list(settings: Settings) -> None:
         with CoinGeckoClient(probe) as client:
             coins = client.top_coins(100)
         cache.upsert_coins(coins)
-        console.print(f"CoinGecko reachable: the top {len(coins)} coins by volume are listed.")
+        console().print(f"CoinGecko reachable: the top {len(coins)} coins by volume are listed.")
     except CoincastError as exc:
         err_console.print(f"[yellow]CoinGecko check:[/] {exc}")
 
@@ -146,12 +144,12 @@ def users_list() -> None:
 
     users = UserStore(cli_settings()).list()
     if not users:
-        console.print("No users: a loopback server runs in local single-user mode.")
+        console().print("No users: a loopback server runs in local single-user mode.")
         return
     table = Table("user", "created")
     for user in users:
         table.add_row(user.name, user.created_at.strftime("%Y-%m-%d %H:%M UTC"))
-    console.print(table)
+    console().print(table)
 
 
 @users_app.command("remove")
@@ -164,7 +162,7 @@ def users_remove(
 
     if not UserStore(cli_settings()).remove(name):
         raise ParameterError(f"No user {name!r}. `coincast users list` shows them.")
-    console.print(f"Removed user {name!r}.")
+    console().print(f"Removed user {name!r}.")
 
 
 # --- models (local store) ------------------------------------------------------------------
@@ -186,7 +184,7 @@ def models_list(user: UserOpt = "local") -> None:
     """The user's models in the local store."""
     models = ModelRegistry(cli_settings()).list_models(user)
     if not models:
-        console.print(f"No models for {user!r}. Train one: `coincast train COIN --save NAME`.")
+        console().print(f"No models for {user!r}. Train one: `coincast train COIN --save NAME`.")
         return
     table = Table("name", "versions", "latest", "public", "updated")
     for m in models:
@@ -197,7 +195,7 @@ def models_list(user: UserOpt = "local") -> None:
             "yes" if m.public else "no",
             m.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
-    console.print(table)
+    console().print(table)
 
 
 @models_app.command("show")
@@ -214,7 +212,7 @@ def models_show(name: ModelArg, user: UserOpt = "local") -> None:
             f"{(v.json_size + v.weights_size) / 1024:,.1f} KiB",
             _summary(v.metrics),
         )
-    console.print(table)
+    console().print(table)
 
 
 @models_app.command("delete")
@@ -231,7 +229,7 @@ def models_delete(
     if not yes and not typer.confirm(f"Delete {user}/{name} v{info.version}?"):
         raise typer.Exit(1)
     registry.delete_version(user, name, info.version)
-    console.print(f"Deleted {user}/{name} v{info.version}.")
+    console().print(f"Deleted {user}/{name} v{info.version}.")
 
 
 # --- push / pull ---------------------------------------------------------------------------
@@ -265,7 +263,7 @@ def models_push(
             stored = ModelRegistry(settings).get(user, name, version)
             model_json, weights = stored.model_json, stored.weights
         body = remote.push(remote_user or user, name, model_json, weights, parent=parent)
-    console.print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {remote.api}.")
+    console().print(f"Pushed as {body['user']}/{body['name']} v{body['version']} on {remote.api}.")
 
 
 @models_app.command("pull")
@@ -294,4 +292,6 @@ def models_pull(
         (out / WEIGHTS_PATH).write_bytes(weights)
     meta = json.loads(model_json).get("userDefinedMetadata") or {}
     coin = meta.get("coin", "?") if isinstance(meta, dict) else "?"
-    console.print(f"Pulled {name} ({coin}) into the local store as {user}/{name} v{info.version}.")
+    console().print(
+        f"Pulled {name} ({coin}) into the local store as {user}/{name} v{info.version}."
+    )
