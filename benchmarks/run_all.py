@@ -21,6 +21,7 @@ ORDER = [
     "bench_refresh",
     "bench_load",
     "bench_ledger",
+    "bench_models",
 ]
 
 

@@ -18,6 +18,7 @@ from coincast.version import __version__
 
 if TYPE_CHECKING:
     from coincast.api import (
+        Ensemble,
         Evaluation,
         Forecaster,
         backtest,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CoincastError",
+    "Ensemble",
     "Evaluation",
     "Forecaster",
     "Settings",
@@ -43,6 +45,7 @@ __all__ = [
 # The forecasting API pulls in torch and pandas; importing it lazily keeps
 # ``import coincast`` (settings, errors) light for tools that never forecast.
 _LAZY = {
+    "Ensemble",
     "Evaluation",
     "Forecaster",
     "backtest",

@@ -20,6 +20,7 @@ import pandas as pd
 from coincast.data.frame import validate_history
 from coincast.errors import ParameterError
 from coincast.forecast import walkforward
+from coincast.forecast.ensemble import Ensemble
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
@@ -35,6 +36,7 @@ __all__ = [
     "PRESETS",
     "SCHEDULE_KEYS",
     "Evaluation",
+    "Ensemble",
     "Forecaster",
     "backtest",
     "load_history",

@@ -49,15 +49,19 @@ MAX_DAYS = 90
 
 
 class Forecaster:
-    """Fit on a history frame, then forecast with intervals and a naive baseline.
+    """Fit on a history frame, then forecast with intervals and a naive baseline
+    (``statistical_baselines``: AutoETS/AutoARIMA scored too; opt-in, slow).
 
     >>> fc = Forecaster("paper", epochs=5).fit(history)      # doctest: +SKIP
     >>> fc.forecast(days=7)                                    # doctest: +SKIP
     >>> print(fc.evaluation.verdict)                           # doctest: +SKIP
     """
 
-    def __init__(self, preset: str | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, preset: str | None = None, *, statistical_baselines: bool = False, **overrides: Any
+    ) -> None:
         self.preset: Preset = get_preset(preset, **overrides)
+        self.statistical_baselines = statistical_baselines
         self.model: LSTMRegressor | None = None
         self.spec: ForecastSpec | None = None
         self.train_result: TrainResult | None = None
@@ -135,7 +139,9 @@ class Forecaster:
         """Prepare the data and build the network and its training set; nothing trains."""
         p = self.preset
         prep = self.prepare(history, coin=coin, val_start=val_start, test_start=test_start, end=end)
-        cfg = ModelConfig(n_features=len(p.features), units=p.units, dropout=p.dropout)
+        cfg = ModelConfig(
+            n_features=len(p.features), units=p.units, dropout=p.dropout, attention=p.attention
+        )
         if warm_start and self.model is not None:
             if self.model.config != cfg:
                 raise ModelError(
@@ -262,6 +268,7 @@ class Forecaster:
             upper=upper[:, :horizon],
             alpha=ALPHA,
             interval_method=p.intervals,
+            statistical_baselines=self.statistical_baselines,
         )
 
     # -- forecasting ---------------------------------------------------------------

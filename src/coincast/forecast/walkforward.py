@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from coincast.forecast import baselines, metrics, risk_baselines
+from coincast.forecast import baselines, metrics, risk_baselines, statistical
 from coincast.forecast.evaluate import Evaluation, score_paths
 from coincast.forecast.forecast import ForecastSpec, predict_paths
 from coincast.model.lstm import LSTMRegressor
@@ -70,8 +70,12 @@ def score(
     upper: NDArray[np.float64] | None = None,
     alpha: float = 0.1,
     interval_method: str | None = None,
+    statistical_baselines: bool = False,
 ) -> Evaluation:
     """The model's paths [N, h] scored beside naive and drift on the same origins.
+
+    ``statistical_baselines`` adds AutoETS and AutoARIMA (``statistical``; rows "ets" and
+    "arima"), opt-in because they cost 5–15 s per model per coin-year.
 
     MASE is scaled by naive's in-sample error on the days before the scored period
     (what was known before it started). Intervals, when given, are scored beside the
@@ -86,13 +90,17 @@ def score(
             "band": risk_baselines.band(prep.price, at, h, alpha),
             "garch": risk_baselines.garch_t(prep.price, at, h, alpha),
         }
+    forecasts = {
+        "model": model_paths,
+        "naive": baselines.naive(base, h),
+        "drift": baselines.drift(prep.price, at, h),
+    }
+    if statistical_baselines:
+        for kind in statistical.KINDS:
+            forecasts[kind] = statistical.walk_paths(kind, prep.price, at, h)
     return score_paths(
         actuals(prep, at, h, stop),
-        {
-            "model": model_paths,
-            "naive": baselines.naive(base, h),
-            "drift": baselines.drift(prep.price, at, h),
-        },
+        forecasts,
         base,
         metrics.mase_scale(prep.price[1:first_day]),
         lower=lower,

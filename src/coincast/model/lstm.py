@@ -12,6 +12,12 @@ PyTorch's LSTM uses tanh and a true sigmoid, like Keras with
 ``recurrent_activation="sigmoid"``; Keras has one bias per gate, so an export sums
 ``bias_ih + bias_hh``. Dropout sits between LSTM layers (and before the head when
 ``dropout > 0``), as in the reference article's deep model.
+
+``attention=True`` replaces "the last hidden state" by additive attention pooling over
+all hidden states (``attn``: Linear(units, 1) scores each day, softmax over the window,
+the weighted sum feeds the head), the option the reference articles name as future work.
+TF.js layers have no attention layer our loader reads, so such a model is trained and
+evaluated in Python only and its export says so (``coincast.store.tfjs.write``).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class ModelConfig:
     n_features: int = 2
     units: tuple[int, ...] = (50,)
     dropout: float = 0.0
+    attention: bool = False
 
     def __post_init__(self) -> None:
         if self.n_features < 1:
@@ -76,7 +83,12 @@ class LSTMRegressor(nn.Module):
         )
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.units[-1], 1)
+        self.attn = nn.Linear(config.units[-1], 1) if config.attention else None
         keras_init_(self, generator)
+        if self.attn is not None:
+            with torch.no_grad():
+                nn.init.xavier_uniform_(self.attn.weight, generator=generator)
+                self.attn.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [batch, window, n_features] → [batch] (the next day's scaled target)."""
@@ -84,8 +96,12 @@ class LSTMRegressor(nn.Module):
         for layer in self.lstm:
             h, _ = layer(h)  # [batch, window, units]
             h = self.dropout(h)
-        out: torch.Tensor = self.head(h[:, -1, :]).squeeze(-1)
-        return out
+        if self.attn is None:
+            out: torch.Tensor = self.head(h[:, -1, :]).squeeze(-1)
+            return out
+        weights = torch.softmax(self.attn(h), dim=1)  # [batch, window, 1]
+        pooled: torch.Tensor = self.head((weights * h).sum(dim=1)).squeeze(-1)
+        return pooled
 
     def lstm_layers(self) -> list[nn.LSTM]:
         """The LSTM layers, typed (``nn.ModuleList`` items are plain ``Module`` to mypy)."""

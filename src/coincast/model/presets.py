@@ -45,6 +45,10 @@ class Preset:
     test_frac: float = 0.1
     shrink: bool = False  # fit a validation weight on the predicted return (see module doc)
     seed: int = 42
+    # Attention pooling over the LSTM's hidden states (coincast.model.lstm): an option on
+    # any preset, not a preset of its own, because it cannot be exported to TF.js and the
+    # server and web page offer only exportable presets.
+    attention: bool = False
     # How the intervals are made (coincast.forecast.risk): "split" (split-conformal),
     # "ewma" or "garch" (conformal on residuals normalised by that volatility forecast),
     # with adaptive conformal updating at step aci_gamma (0 = fixed widths). The default

@@ -73,7 +73,7 @@ def train_model(
     ``train_reference``.
     """
     config = config or TrainConfig()
-    if model.config.dropout > 0:
+    if model.config.dropout > 0 or model.config.attention:  # the kernel has no attention
         return train_reference(model, x_train, y_train, x_val, y_val, config, on_epoch, cancel)
 
     check_training_data(model, x_train, y_train, x_val, y_val)

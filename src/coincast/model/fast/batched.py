@@ -108,10 +108,10 @@ def train_many(
     config = config or TrainConfig()
     if len(models) != len(datasets) or not models:
         raise DataError("Pass one dataset (x, y, x_val, y_val) per model, and at least one model.")
-    if any(m.config.dropout > 0 for m in models):
+    if any(m.config.dropout > 0 or m.config.attention for m in models):
         raise DataError(
-            "Batched training covers models without dropout; train dropout models one at a "
-            "time with train_model."
+            "Batched training covers models without dropout or attention; train those one "
+            "at a time with train_model."
         )
     for model, (x, y, xv, yv) in zip(models, datasets, strict=True):
         check_training_data(model, x, y, xv, yv)

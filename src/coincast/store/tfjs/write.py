@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from coincast.errors import ModelFormatError
+from coincast.errors import ModelFormatError, ParameterError
 from coincast.json_values import json_safe
 from coincast.model.lstm import LSTMRegressor
 from coincast.store.tfjs.read import MAX_WINDOW
@@ -38,6 +38,12 @@ def to_tfjs(
             f"metadata says window={meta_window!r} but the export asks for {window}; pass one."
         )
     cfg = model.config
+    if cfg.attention:
+        raise ParameterError(
+            "this model uses attention pooling over the LSTM's hidden states, which cannot "
+            "be expressed in TF.js layers (the browser and the store read LSTM → Dense "
+            "only); it cannot be exported. Train without attention to save or share it."
+        )
     layers: list[dict[str, Any]] = []
     arrays: list[tuple[str, np.ndarray[Any, np.dtype[np.float32]]]] = []
     for k, lstm in enumerate(model.lstm_layers()):
