@@ -21,6 +21,8 @@ ORDER = [
     "bench_refresh",
     "bench_load",
     "bench_ledger",
+    "bench_risk",
+    "bench_global",
 ]
 
 

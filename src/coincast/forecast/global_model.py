@@ -279,7 +279,7 @@ class GlobalForecaster:
         j, w = self.coins.index(coin), self.config.window
         known = np.flatnonzero(np.isfinite(price[:, j]))
         day = self._last[coin] if histories is None else dates[known[-1] if known.size else 0]
-        last = cast(pd.Timestamp, pd.Timestamp(day))
+        last = pd.Timestamp(day)
         span = (dates >= last - pd.Timedelta(days=w)) & (dates <= last)
         if span.sum() != w + 1 or not np.isfinite(price[span, j]).all():
             raise DataError(
