@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from coincast.api import (
         Evaluation,
         Forecaster,
+        GlobalForecaster,
         backtest,
         load_history,
         load_stored,
@@ -31,6 +32,7 @@ __all__ = [
     "CoincastError",
     "Evaluation",
     "Forecaster",
+    "GlobalForecaster",
     "Settings",
     "__version__",
     "backtest",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "Evaluation",
     "Forecaster",
+    "GlobalForecaster",
     "backtest",
     "load_history",
     "load_stored",

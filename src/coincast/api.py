@@ -22,6 +22,7 @@ from coincast.errors import ParameterError
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
+from coincast.forecast.global_model import GlobalForecaster
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.model.schedule import CancelToken, OnEpoch
 from coincast.settings import Settings
@@ -36,6 +37,7 @@ __all__ = [
     "SCHEDULE_KEYS",
     "Evaluation",
     "Forecaster",
+    "GlobalForecaster",
     "backtest",
     "load_history",
     "load_stored",
