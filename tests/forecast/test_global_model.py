@@ -10,6 +10,8 @@ import pytest
 from coincast.errors import DataError, ModelFormatError, ParameterError
 from coincast.forecast.forecaster import Forecaster
 from coincast.forecast.global_model import GlobalForecaster
+from coincast.settings import Settings
+from coincast.store.registry import ModelRegistry
 
 SMALL = {"window": 10, "units": (8,), "epochs": 12, "batch_size": 64, "intervals": "split"}
 N, TEST = 700, 150
@@ -68,15 +70,17 @@ def test_beats_per_coin_models_with_a_shared_driver() -> None:
 
 
 @pytest.mark.slow
-def test_random_walk_panel_gets_no_claim_and_round_trips() -> None:
+def test_random_walk_panel_gets_no_claim_and_round_trips(settings: Settings) -> None:
     panel = make_panel(0.0, 3)
     g = GlobalForecaster(**SMALL).fit(panel, test_start=panel["bitcoin"].index[-TEST])
     dm, (_, p, sentence) = g.pooled()
     assert dm.better == "neither" or dm.p_value > 0.05
     assert p > 0.05 and ("no better" in sentence or "No direction" in sentence)
 
-    model_json, weights = g.export()
-    loaded = GlobalForecaster.from_tfjs(model_json, weights)
+    registry = ModelRegistry(settings)
+    registry.save("alice", "global", *g.export())
+    stored = registry.get("alice", "global")
+    loaded = GlobalForecaster.from_tfjs(stored.model_json, stored.weights)
     for coin in panel:
         a, b = g.forecast(coin, 7), loaded.forecast(coin, 7)
         pd.testing.assert_series_equal(a["date"], b["date"])
