@@ -22,6 +22,8 @@ ORDER = [
     "bench_load",
     "bench_ledger",
     "bench_models",
+    "bench_risk",
+    "bench_global",
 ]
 
 

@@ -23,6 +23,7 @@ from coincast.forecast import walkforward
 from coincast.forecast.ensemble import Ensemble
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecaster import EVAL_HORIZON, Forecaster
+from coincast.forecast.global_model import GlobalForecaster
 from coincast.model.presets import DEFAULT_PRESET, PRESETS
 from coincast.model.schedule import CancelToken, OnEpoch
 from coincast.settings import Settings
@@ -38,6 +39,7 @@ __all__ = [
     "Evaluation",
     "Ensemble",
     "Forecaster",
+    "GlobalForecaster",
     "backtest",
     "load_history",
     "load_stored",
