@@ -112,18 +112,9 @@ class Forecaster:
     ) -> Prepared:
         """The history as this preset's model sees it, split chronologically."""
         p = self.preset
-        return prepare(
-            history,
-            window=p.window,
-            features=p.features,
-            target=p.target,
-            val_frac=p.val_frac,
-            test_frac=p.test_frac,
-            val_start=val_start,
-            test_start=test_start,
-            end=end,
-            what=coin or "this history",
-        )
+        return prepare(history, window=p.window, features=p.features, target=p.target,
+                       val_frac=p.val_frac, test_frac=p.test_frac, val_start=val_start,
+                       test_start=test_start, end=end, what=coin or "this history")  # fmt: skip
 
     def plan(
         self,
@@ -277,8 +268,7 @@ class Forecaster:
     ) -> pd.DataFrame:
         """Forecast ``days`` days after the last known day (of ``history`` if given, else
         of the data the model was fitted on) → date, forecast, lower, upper, naive (USD).
-        ``reference=True``: the per-window torch forward, not ``forecast.wavefront``'s
-        calendar-batched one (equal to float32 rounding; for tests and benchmarks)."""
+        ``reference=True``: the per-window forward, not ``wavefront``'s (equal to float32)."""
         if self.model is None or self.spec is None:
             raise ModelError("this forecaster is not fitted; call .fit(history) first.")
         if not 1 <= days <= MAX_DAYS:
@@ -292,7 +282,7 @@ class Forecaster:
                 "Refresh the coin's history (`coincast data refresh COIN`)."
             )
         arr = self._origin(last, w)
-        run = predict_paths if reference else predict_paths_fast
+        run = predict_paths if reference else predict_paths_fast  # same paths, batched by day
         path = run(self.model, self.spec, arr["price"], arr["volume"], arr["market_cap"], days)[0]
         if history is None:
             width = self.intervals.widths(days)
