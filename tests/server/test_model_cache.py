@@ -4,6 +4,7 @@ load's, and the LRU holds ``COINCAST_MODEL_CACHE`` versions."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,20 @@ def test_the_cache_holds_as_many_versions_as_settings_say(
 def test_model_cache_setting_is_validated() -> None:
     with pytest.raises(ValueError, match="model_cache"):
         Settings(_env_file=None, model_cache=0)  # type: ignore[call-arg]
+
+
+def test_a_memoised_answer_follows_the_clock_and_the_version_asked(
+    live_server: LiveServer, settings: Settings, bitcoin: pd.DataFrame
+) -> None:
+    """The JSON answer is kept per data day and per today: the staleness notice counts days."""
+    save(_fit(bitcoin, 6), ModelRegistry(settings), "local", "btc")
+    with live_server.client() as c:
+        live_server.app.state.today = lambda: date(2024, 7, 2)
+        one = c.post(URL.format(name="btc", version="latest"), json={"days": 3}).json()
+        live_server.app.state.today = lambda: date(2024, 7, 12)
+        later = c.post(URL.format(name="btc", version="1"), json={"days": 3}).json()
+    assert one["data_ends"] == later["data_ends"] == "2024-06-30"
+    assert (one["age_days"], one["stale"]) == (2, False)
+    assert (later["age_days"], later["stale"]) == (12, True)
+    assert "2024-06-30" in later["notice"]
+    assert later["forecast"] == one["forecast"] and later["version"] == one["version"] == 1

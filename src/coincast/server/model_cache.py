@@ -12,8 +12,9 @@ does each heavy step once per version and data day instead of once per request:
 - ``HistoryCache`` keeps each coin's cleaned history for a minute, keyed by its last
   stored day (a refresh that adds a day is used at once); each load gets a new token.
 - Each model entry memoises its last few forecasts per (history token, days), with the
-  interval widths (the GARCH/EWMA variance filter) inside them, and which callers'
-  ledgers already hold that forecast: the ledger ignores a repeated row anyway, so a
+  interval widths (the GARCH/EWMA variance filter) inside them, their JSON answers (per
+  day too: the staleness notice counts days), and which callers' ledgers already hold
+  that forecast: the ledger ignores a repeated row anyway, so a
   repeat skips only a write that would change nothing. Tokens change at least every
   minute, so a forecast is recomputed (and re-offered to the ledger) that often.
 """
@@ -24,6 +25,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,7 +54,22 @@ class CachedModel:
     coin: str | None
     forecasts: OrderedDict[tuple[int, int], pd.DataFrame] = field(default_factory=OrderedDict)
     recorded: set[tuple[int, int, str]] = field(default_factory=set)
+    bodies: OrderedDict[tuple[int, int, str], bytes] = field(default_factory=OrderedDict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def body(self, key: tuple[int, int, str], build: Callable[[], bytes]) -> bytes:
+        """The route's JSON answer per (history token, days, today): building it from
+        the frame and validating it costs more than the rest of a cached request."""
+        with self.lock:
+            hit = self.bodies.get(key)
+            if hit is not None:
+                return hit
+        made = build()
+        with self.lock:
+            self.bodies[key] = made
+            while len(self.bodies) > _FORECASTS_PER_MODEL:
+                self.bodies.popitem(last=False)
+        return made
 
     def forecast(self, token: int, history: pd.DataFrame | None, days: int) -> pd.DataFrame:
         """The forecast from this history (None: the model's own last days); a copy, so

@@ -10,9 +10,10 @@ uploaded from elsewhere) it starts from the days saved in the model's own metada
 from __future__ import annotations
 
 import threading
+from datetime import date
 
 import pandas as pd
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from coincast.data.freshness import freshness
 from coincast.errors import ModelFormatError
@@ -32,6 +33,7 @@ from coincast.server.routes.ledger import record_served
 from coincast.server.schemas import ForecastIn, ForecastOut
 from coincast.server.views import metrics_summary, skill_sentence
 from coincast.settings import Settings
+from coincast.store.records import VersionInfo
 
 router = APIRouter(tags=["forecasts"], responses=ERRORS)
 
@@ -59,7 +61,7 @@ def forecast(
     me: MaybeUserDep,
     registry: RegistryDep,
     settings: SettingsDep,
-) -> ForecastOut:
+) -> Response:
     models, histories = _caches(request, settings)
     info, entry = models.get(registry, user, name, version)
     coin = entry.coin
@@ -73,27 +75,40 @@ def forecast(
     # the caller's ledger (anonymous readers of public models keep none); once per data day
     if me is not None and entry.first_record(token, body.days, me):
         record_served(settings, me, info.user, info.name, info.version, coin, frame)
+    day = today(request)
+    answer = entry.body(
+        (token, body.days, day.isoformat()), lambda: _answer(info, coin, frame, day)
+    )
+    return Response(content=answer, media_type="application/json")
+
+
+def _answer(info: VersionInfo, coin: str, frame: pd.DataFrame, day: date) -> bytes:
+    """The ForecastOut JSON of one forecast frame (validated once, then memoised)."""
     metrics = info.metrics
     naive = [float(v) for v in frame["naive"]]
     data_ends = (frame["date"].iloc[0] - _ONE_DAY).date()
-    fresh = freshness(data_ends, today(request))
-    return ForecastOut(
-        user=info.user,
-        name=info.name,
-        version=info.version,
-        coin=coin,
-        last_date=data_ends.isoformat(),
-        last_price=naive[0],
-        dates=[d.date().isoformat() for d in frame["date"]],
-        forecast=[float(v) for v in frame["forecast"]],
-        lower=[finite(v) for v in frame["lower"]],
-        upper=[finite(v) for v in frame["upper"]],
-        naive=naive,
-        metrics=metrics_summary(metrics),
-        evaluation=metrics,
-        skill_summary=skill_sentence(metrics),
-        data_ends=data_ends.isoformat(),
-        age_days=fresh.age_days,
-        stale=fresh.stale,
-        notice=fresh.notice,
+    fresh = freshness(data_ends, day)
+    return (
+        ForecastOut(
+            user=info.user,
+            name=info.name,
+            version=info.version,
+            coin=coin,
+            last_date=data_ends.isoformat(),
+            last_price=naive[0],
+            dates=[d.date().isoformat() for d in frame["date"]],
+            forecast=[float(v) for v in frame["forecast"]],
+            lower=[finite(v) for v in frame["lower"]],
+            upper=[finite(v) for v in frame["upper"]],
+            naive=naive,
+            metrics=metrics_summary(metrics),
+            evaluation=metrics,
+            skill_summary=skill_sentence(metrics),
+            data_ends=data_ends.isoformat(),
+            age_days=fresh.age_days,
+            stale=fresh.stale,
+            notice=fresh.notice,
+        )
+        .model_dump_json()
+        .encode()
     )
