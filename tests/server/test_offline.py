@@ -6,6 +6,8 @@ is reported against an injected calendar, and only the refresh endpoints answer 
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.live_server import LiveServer, serve
-from tests.helpers.offline import import_csvs, serve_offline
+from tests.helpers.offline import import_csvs, offline_settings, serve_offline
 
 TODAY = date(2026, 12, 2)  # bitcoin.csv ends 2024-12-31: 701 days earlier
 
@@ -105,3 +107,60 @@ def test_online_the_top_list_is_merged_with_every_stored_coin(
     top_only = [x for x in body["coins"][:3] if x["id"] != "bitcoin"]
     assert top_only and all(x["stored"] is False and x["last_date"] is None for x in top_only)
     assert coins["tether"]["stablecoin"] is True  # from its market row (nothing stored)
+
+
+@pytest.fixture
+def silent_port() -> Iterator[tuple[int, list[int]]]:
+    """A loopback port that accepts connections and never answers (a network that drops
+    replies), with the count of connections made to it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    accepted: list[int] = []
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+            accepted.append(1)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], accepted
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+def test_an_offline_page_is_answered_from_the_store_without_the_retry_budget(
+    daily_dir: Path, tmp_path: Path, silent_port: tuple[int, list[int]]
+) -> None:
+    """With the default five retries and waits of up to 90 s, each listing once waited about
+    a minute for an unreachable CoinGecko: implicit fetches try twice at most, and not again
+    for a minute after a failure."""
+    port, accepted = silent_port
+    url = f"http://127.0.0.1:{port}/api/v3"
+    settings = offline_settings(tmp_path / "data").model_copy(
+        update={"coingecko_url": url, "max_retries": 5, "backoff_max": 90.0, "http_timeout": 0.3}
+    )
+    import_csvs(settings, daily_dir, "bitcoin")
+    with serve(settings) as server, server.client() as c:
+        first = c.get("/coins")
+        tried = len(accepted)
+        again = c.get("/coins")
+        unknown = c.get("/coins/litecoin/history")
+    assert first.status_code == again.status_code == 200
+    assert [x["id"] for x in again.json()["coins"]] == ["bitcoin"]
+    assert again.json()["top_list_fresh"] is False
+    assert 1 <= tried <= 2  # one try and one retry, not six
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"]["type"] == "NotStoredError"
+    assert len(accepted) == tried  # nothing asked again within the minute

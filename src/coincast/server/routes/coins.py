@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -57,6 +58,25 @@ def _fetch_top(settings: Settings, cache: MarketCache, limit: int) -> int:
     return len(coins)
 
 
+UNREACHABLE_S = 60.0  # how long a failed implicit fetch is believed before trying again
+
+
+def _implicit(request: Request, settings: Settings) -> Settings | None:
+    """Settings for a fetch the user did not ask for (listing coins, opening a chart), or
+    None while CoinGecko was unreachable less than a minute ago: with the full retry
+    budget an offline page waited ~65 s per request for an answer the store already had.
+    One retry, waits of at most 2 s; the refresh endpoints keep the full budget."""
+    until: float = getattr(request.app.state, "coingecko_down_until", 0.0)
+    if time.monotonic() < until:
+        return None
+    retries, wait = min(settings.max_retries, 1), min(settings.backoff_max, 2.0)
+    return settings.model_copy(update={"max_retries": retries, "backoff_max": wait})
+
+
+def _unreachable(request: Request) -> None:
+    request.app.state.coingecko_down_until = time.monotonic() + UNREACHABLE_S
+
+
 @router.get("/coins", response_model=CoinsOut)
 def list_coins(
     request: Request, _user: UserDep, settings: SettingsDep, limit: Limit = 100
@@ -68,11 +88,16 @@ def list_coins(
     if not rows:
         with _lock(request):
             rows = cache.coins(limit)
-            if not rows:
+            online = _implicit(request, settings)
+            if not rows and online is None:
+                fresh = False
+            elif not rows and online is not None:
                 try:
-                    _fetch_top(settings, cache, max(limit, 100))
-                except DataSourceError:
+                    _fetch_top(online, cache, max(limit, 100))
+                except DataSourceError as exc:
                     fresh = False  # offline, rate-limited, down: the stored coins still list
+                    if isinstance(exc, SourceUnreachableError):
+                        _unreachable(request)
                 rows = cache.coins(limit)
     stored = cache.last_prices()
     coins = [_coin_out(cache, r, stored) for r in rows]
@@ -130,6 +155,7 @@ def refresh_coins(
 ) -> RefreshOut:
     with _lock(request):
         n = _fetch_top(settings, MarketCache(settings), limit)
+    request.app.state.coingecko_down_until = 0.0  # reachable again: implicit fetches resume
     return RefreshOut(added=n)
 
 
@@ -159,8 +185,12 @@ def history(
         with _lock(request):
             if cache.last_date(coin) is None:
                 try:
-                    _refresh(settings, cache, coin)
+                    online = _implicit(request, settings)
+                    if online is None:
+                        raise SourceUnreachableError("CoinGecko was unreachable a moment ago")
+                    _refresh(online, cache, coin)
                 except SourceUnreachableError:
+                    _unreachable(request)
                     raise NotStoredError(
                         f"'{coin}' is not stored here and CoinGecko cannot be reached to fetch "
                         f"it. Import it with `coincast data import FILE --coin {coin}`, or "
@@ -195,4 +225,6 @@ def refresh_history(
     request: Request, coin: CoinPath, _user: UserDep, settings: SettingsDep
 ) -> RefreshOut:
     with _lock(request):
-        return _refresh(settings, MarketCache(settings), coin)
+        out = _refresh(settings, MarketCache(settings), coin)
+    request.app.state.coingecko_down_until = 0.0
+    return out
