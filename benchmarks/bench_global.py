@@ -10,6 +10,10 @@ p, coverage at h=1 and h=7, the Winkler ratio to the constant band and to GARCH(
 pooled Diebold–Mariano against naive; and whether the pooled direction reaches the
 literature anchor of 52.9–54.1 % (Jaquart et al., 2022).
 
+Every shared file is loaded in the product's daily convention (CoinGecko's 00:00 UTC
+snapshot): the close-convention files through ``read_history_csv(convention="close")``,
+as ``coincast data import --close`` stores them (see ``load``).
+
 Flags: ``--coins a,b``, ``--presets`` (default ``shrunk,paper``; empty for the global
 model alone), ``--epochs`` (20; the machine is shared, so the global model's training is
 capped), ``--batch-size`` (256). Run time on 2 busy cores: ~3–5 min for the global model,
