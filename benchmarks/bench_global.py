@@ -10,6 +10,10 @@ p, coverage at h=1 and h=7, the Winkler ratio to the constant band and to GARCH(
 pooled Diebold–Mariano against naive; and whether the pooled direction reaches the
 literature anchor of 52.9–54.1 % (Jaquart et al., 2022).
 
+Every shared file is loaded in the product's daily convention (CoinGecko's 00:00 UTC
+snapshot): the close-convention files through ``read_history_csv(convention="close")``,
+as ``coincast data import --close`` stores them (see ``load``).
+
 Flags: ``--coins a,b``, ``--presets`` (default ``shrunk,paper``; empty for the global
 model alone), ``--epochs`` (20; the machine is shared, so the global model's training is
 capped), ``--batch-size`` (256). Run time on 2 busy cores: ~3–5 min for the global model,
@@ -25,15 +29,34 @@ import time
 import numpy as np
 import pandas as pd
 
-from bench_risk import DAILY, load, model_row, print_rows
+from bench_risk import DAILY, model_row, print_rows
+from coincast.data.clean import clean
 from coincast.data.coingecko.stablecoins import STABLECOIN_HINTS
+from coincast.data.csv_import import read_history_csv
 from coincast.forecast import walkforward
 from coincast.forecast.evaluate import DMResult
 from coincast.forecast.forecaster import Forecaster
 from coincast.forecast.global_model import GlobalForecaster
 from coincast.forecast.pooled import direction_test, pooled_dm
+from coincast.settings import Settings
 
 ANCHOR = (0.529, 0.541)  # Jaquart et al. (2022): daily direction, top-100 coins, LSTM/GRU
+# shared/data/SOURCES.md "Two daily conventions": only these files are CoinGecko's 00:00 UTC
+# snapshot (row D ≈ close of D-1); every other shared file is the 23:59 UTC close of D.
+SNAPSHOT_FILES = frozenset({"bitcoin", "ethereum"})
+
+
+def load(coin: str) -> pd.DataFrame:
+    """One shared file in the product's (CoinGecko snapshot) convention, cleaned.
+
+    Close-convention files are read with ``convention="close"`` (dated one day later), as
+    ``coincast data import --close`` would store them. Mixing the two conventions in one
+    panel puts tomorrow's bitcoin row into other coins' origins (``docs/accuracy.md``).
+    For a single coin the shift only relabels dates, so per-coin results do not change.
+    """
+    convention = "snapshot" if coin in SNAPSHOT_FILES else "close"
+    frame, _ = clean(read_history_csv(DAILY / f"{coin}.csv", convention=convention), Settings())
+    return frame
 
 
 def say_skill(label: str, dm: DMResult, direction: tuple[float, float, str]) -> None:

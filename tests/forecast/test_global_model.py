@@ -3,11 +3,15 @@ no claim on a random-walk panel, and its TF.js files forecast exactly as it does
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from coincast.data.csv_import import read_history_csv
 from coincast.errors import DataError, ModelFormatError, ParameterError
+from coincast.forecast.alignment import leads
 from coincast.forecast.forecaster import Forecaster
 from coincast.forecast.global_model import GlobalForecaster
 from coincast.settings import Settings
@@ -99,3 +103,60 @@ def test_random_walk_panel_gets_no_claim_and_round_trips(settings: Settings) -> 
     )
     with pytest.raises(ModelFormatError, match="not a coincast global model"):
         GlobalForecaster.from_tfjs(plain_json, plain_weights)
+
+
+def with_market(seed: int, coins: int = 3) -> dict[str, pd.DataFrame]:
+    """Coins that move with bitcoin on the same day (corr ≈ 0.7), as liquid coins do."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2021-01-01", periods=N, freq="D", name="date")
+    driver = rng.normal(0.0, 0.03, N)
+    out = {}
+    for k, coin in enumerate(["bitcoin", *(f"coin{i}" for i in range(coins))]):
+        r = driver if k == 0 else 0.7 * driver + rng.normal(0.0, 0.02, N)
+        price = 100.0 * np.exp(np.cumsum(r))
+        volume = 1e6 * np.exp(rng.normal(0.0, 0.1, N))
+        out[coin] = pd.DataFrame(
+            {"price": price, "volume": volume, "market_cap": price * 1e6}, index=dates
+        )
+    return out
+
+
+def close_convention(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same days dated as CoinMarketCap/Yahoo date them: the close of D on row D, where
+    CoinGecko's snapshot (bitcoin's convention) puts it on row D+1."""
+    return frame.set_axis(frame.index - pd.Timedelta(days=1), axis=0)
+
+
+def test_a_coin_one_day_ahead_of_bitcoin_is_refused() -> None:
+    panel = with_market(5)
+    panel["coin1"] = close_convention(panel["coin1"])
+    with pytest.raises(DataError) as info:
+        GlobalForecaster(**{**SMALL, "epochs": 1}).fit(panel)
+    msg = str(info.value)
+    assert msg.startswith("coin1: returns move with bitcoin's one day later"), msg
+    assert "coin0" not in msg and "coin2" not in msg
+    assert "coincast data import --close" in msg and 'convention="close"' in msg
+
+
+def test_aligned_and_lagging_panels_are_accepted(tmp_path: Path) -> None:
+    """Refusal is for the look-ahead direction only: the same coin re-read as the advice
+    says (``convention="close"``) fits, and so does a coin following bitcoin a day later."""
+    panel = with_market(5)
+    shifted = close_convention(panel["coin1"])
+    shifted.rename_axis("date").to_csv(tmp_path / "coin1.csv")
+    panel["coin1"] = read_history_csv(tmp_path / "coin1.csv", convention="close")
+    stop = {c: len(f) - TEST for c, f in panel.items()}
+    assert not any(lead.ahead for lead in leads(_returns(panel), tuple(panel), "bitcoin", stop))
+    lagging = make_panel(0.6, 0)
+    ahead = leads(_returns(lagging), tuple(lagging), "bitcoin", dict.fromkeys(lagging, N - TEST))
+    assert [a.ahead for a in ahead] == [False, False]
+    assert all(a.next_day < 0.15 for a in ahead)
+    g = GlobalForecaster(**{**SMALL, "epochs": 1}).fit(
+        panel, test_start=panel["bitcoin"].index[-TEST]
+    )
+    assert set(g.evaluations) == set(panel)
+
+
+def _returns(panel: dict[str, pd.DataFrame]) -> np.ndarray:
+    prices = pd.concat({c: f["price"] for c, f in panel.items()}, axis=1, sort=True)
+    return np.log(prices).diff().to_numpy()

@@ -15,7 +15,9 @@ so they cannot drift apart:
   missing or zero: no information, not an outlier).
 
 Every input is clipped to ±``CLIP`` scale units: one listing-day spike must not saturate
-the LSTM's gates. All four are known at the close of the origin day.
+the LSTM's gates. All four are known at the close of the origin day, provided every coin's
+rows follow one daily convention: ``Panel.build`` refuses a coin whose rows run one day
+ahead of bitcoin's (``coincast.forecast.alignment``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from numpy.typing import NDArray
 
 from coincast.errors import DataError, ParameterError
+from coincast.forecast.alignment import check_alignment
 from coincast.model.lstm import LSTMRegressor, ModelConfig
 from coincast.model.presets import DEFAULT_PRESET, get_preset
 from coincast.prep.dataset import Prepared, contiguous_tail
@@ -213,6 +216,9 @@ class Panel:
             p, o = preps[c], offsets[c]
             price[o : o + len(p.price), j] = p.price
             volume[o : o + len(p.volume), j] = p.volume
+        # refuse a close-convention coin beside CoinGecko's bitcoin before any fitting
+        stop = {c: offsets[c] + int(preps[c].bounds.test_start) for c in coins}
+        check_alignment(log_returns(price), coins, BTC, stop)
         panel = cls(dates, coins, price, volume, preps, offsets, window)
         panel.scales = panel._fit_scales()
         panel.x = features(price, volume, coins, panel.scales)
