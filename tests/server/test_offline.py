@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -164,3 +165,15 @@ def test_an_offline_page_is_answered_from_the_store_without_the_retry_budget(
     assert unknown.status_code == 404, unknown.text
     assert unknown.json()["error"]["type"] == "NotStoredError"
     assert len(accepted) == tried  # nothing asked again within the minute
+
+
+def test_the_start_up_probe_marks_coingecko_unreachable_for_the_page(tmp_path: Path) -> None:
+    """`coincast serve` probes CoinGecko once at start; when that fails the first coin list
+    must not spend its own retries (they waited on the rate limiter: ~12 s offline)."""
+    from types import SimpleNamespace
+
+    from coincast.cli.server import _warm_coin_list
+
+    state = SimpleNamespace()
+    _warm_coin_list(offline_settings(tmp_path / "data"), state)
+    assert state.coingecko_down_until > time.monotonic()

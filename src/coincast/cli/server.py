@@ -20,7 +20,7 @@ from rich.table import Table
 
 from coincast.cli.app import app, err_console
 from coincast.cli.common import cli_settings, console, user_errors
-from coincast.errors import CoincastError, ParameterError
+from coincast.errors import CoincastError, ParameterError, SourceUnreachableError
 from coincast.settings import Settings
 from coincast.store.registry import WEIGHTS_PATH, ModelRegistry
 
@@ -87,21 +87,25 @@ def serve_cmd(
         )
     elif not is_loopback(host):
         console().print("Every request needs a token (`coincast users add NAME`).")
-    threading.Thread(target=_warm_coin_list, args=(settings,), daemon=True).start()
+    threading.Thread(
+        target=_warm_coin_list, args=(settings, fastapi_app.state), daemon=True
+    ).start()
     config = uvicorn.Config(
         fastapi_app, log_level="info", access_log=False, timeout_keep_alive=settings.keep_alive_s
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _warm_coin_list(settings: Settings) -> None:
+def _warm_coin_list(settings: Settings, state: Any) -> None:
     """Fetch the top-100 list once at start-up, so an offline machine is told at once.
 
     Without it, the first sign of a missing network would be an error in the page minutes
-    later. One attempt, no retries: this is a probe, the page retries on demand.
+    later. One attempt, no retries: this is a probe, the page retries on demand. When it
+    fails the app's state says so, and the page's coin list answers from the store at once.
     """
     from coincast.data.coingecko.client import CoinGeckoClient
     from coincast.data.market.cache import MarketCache
+    from coincast.server.routes.coins import mark_unreachable
 
     try:
         cache = MarketCache(settings)
@@ -113,6 +117,8 @@ def _warm_coin_list(settings: Settings) -> None:
         cache.upsert_coins(coins)
         console().print(f"CoinGecko reachable: the top {len(coins)} coins by volume are listed.")
     except CoincastError as exc:
+        if isinstance(exc, SourceUnreachableError):
+            mark_unreachable(state)
         err_console.print(f"[yellow]CoinGecko check:[/] {exc}")
 
 

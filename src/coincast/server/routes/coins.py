@@ -73,8 +73,10 @@ def _implicit(request: Request, settings: Settings) -> Settings | None:
     return settings.model_copy(update={"max_retries": retries, "backoff_max": wait})
 
 
-def _unreachable(request: Request) -> None:
-    request.app.state.coingecko_down_until = time.monotonic() + UNREACHABLE_S
+def mark_unreachable(state: Any) -> None:
+    """Remember (in an app's state) that CoinGecko could not be reached just now; the
+    start-up probe of ``coincast serve`` says so too, before the page's first request."""
+    state.coingecko_down_until = time.monotonic() + UNREACHABLE_S
 
 
 @router.get("/coins", response_model=CoinsOut)
@@ -97,7 +99,7 @@ def list_coins(
                 except DataSourceError as exc:
                     fresh = False  # offline, rate-limited, down: the stored coins still list
                     if isinstance(exc, SourceUnreachableError):
-                        _unreachable(request)
+                        mark_unreachable(request.app.state)
                 rows = cache.coins(limit)
     stored = cache.last_prices()
     coins = [_coin_out(cache, r, stored) for r in rows]
@@ -190,7 +192,7 @@ def history(
                         raise SourceUnreachableError("CoinGecko was unreachable a moment ago")
                     _refresh(online, cache, coin)
                 except SourceUnreachableError:
-                    _unreachable(request)
+                    mark_unreachable(request.app.state)
                     raise NotStoredError(
                         f"'{coin}' is not stored here and CoinGecko cannot be reached to fetch "
                         f"it. Import it with `coincast data import FILE --coin {coin}`, or "
