@@ -1,13 +1,14 @@
 """Statistical baselines as ordinary models: AutoETS and AutoARIMA on log prices.
 
 statsforecast (the usual home of AutoETS/AutoARIMA) requires pandas<3 and we pin pandas
-3.1.1, so both are built on statsmodels' state-space models, which can *extend* a fitted
-model to new days without refitting: the configuration (trend / damping for ETS, the
+3.1.1, so both are built on statsmodels' state-space models, which can *append* new
+days to a fitted model without refitting: the configuration (trend / damping for ETS, the
 (p, 1, q) order and drift for ARIMA) is chosen once by AIC on the data before the scored
 period, its parameters are refitted every ``REFIT_DAYS`` days on the trailing
 ``FIT_DAYS`` days known at that origin, and between refits each origin's forecast comes
-from the filtered state at that origin. Daily refits would cost 30× more fits (about a
-minute per coin-year per model on one core) for parameters that barely move in a month.
+from the state filtered, with those parameters, through every day up to that origin
+(statsmodels' ``append``). Daily refits would cost 30× more fits (about a minute per
+coin-year per model on one core) for parameters that barely move in a month.
 Log prices: errors are then proportional to the price, as for every other model here.
 """
 
@@ -114,7 +115,10 @@ def walk_paths(
             except (ValueError, np.linalg.LinAlgError):
                 if res is None:
                     raise
-        step = res if o == fitted_at else res.extend(y[fitted_at + 1 : o + 1])
+        # append, not extend: extend drops ARIMA's drift offset (forecasts off by a
+        # constant factor) and gives different ETS trend forecasts (6 % in log, damped);
+        # append re-filters the whole window with the fitted parameters.
+        step = res if o == fitted_at else res.append(y[fitted_at + 1 : o + 1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out[i] = np.exp(np.asarray(step.forecast(h), dtype=np.float64))
