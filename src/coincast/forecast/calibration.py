@@ -11,7 +11,7 @@ Two steps every caller (a fit, a refitting backtest, the risk benchmark) runs th
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +51,36 @@ def calibrate(
     state.quantiles = conformal_quantiles(scores, alpha)
     state.last_var = state.variance_at(price, known - 1)
     return state, scores
+
+
+class IntervalRecipe(Protocol):
+    """What a preset (or the global model's config) says about its intervals."""
+
+    @property
+    def intervals(self) -> str: ...
+    @property
+    def aci_gamma(self) -> float: ...
+    @property
+    def ewma_lambda(self) -> float: ...
+    @property
+    def ewma_clip(self) -> float | None: ...
+
+
+def calibrate_as(
+    recipe: IntervalRecipe,
+    price: NDArray[np.float64],
+    at: NDArray[np.intp],
+    paths: NDArray[np.float64],
+    actual: NDArray[np.float64],
+    *,
+    known: int,
+    alpha: float,
+) -> tuple[IntervalState, NDArray[np.float64]]:
+    """``calibrate`` with the method and its parameters read from a recipe: every model
+    (per-coin, ensemble, global) calibrates the same way from the same fields."""
+    r = recipe
+    return calibrate(r.intervals, price, at, paths, actual, known=known, alpha=alpha,
+                     gamma=r.aci_gamma, lam=r.ewma_lambda, clip=r.ewma_clip)  # fmt: skip
 
 
 def walk(

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from coincast.errors import ModelError, ParameterError
 from coincast.forecast import statistical, walkforward
-from coincast.forecast.calibration import calibrate, walk
+from coincast.forecast.calibration import calibrate_as, walk
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import forecast_frame
 from coincast.forecast.forecaster import ALPHA, EVAL_HORIZON, INTERVAL_HORIZON, MAX_DAYS, Forecaster
@@ -125,17 +125,8 @@ class Ensemble:
         if val.size:
             paths = self.paths(prep, val, hmax)
             actual = walkforward.actuals(prep, val, hmax, b.test_start)
-        self.intervals, cal = calibrate(
-            p.intervals,
-            prep.price,
-            val,
-            paths,
-            actual,
-            known=b.test_start,
-            alpha=ALPHA,
-            gamma=p.aci_gamma,
-            lam=p.ewma_lambda,
-            clip=p.ewma_clip,
+        self.intervals, cal = calibrate_as(
+            p, prep.price, val, paths, actual, known=b.test_start, alpha=ALPHA
         )
         last = max(b.end, b.test_start) - 1
         last = len(prep.dates) - 1 if not fitted or fitted[0][1].end is None else last

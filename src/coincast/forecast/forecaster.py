@@ -25,7 +25,7 @@ import torch
 
 from coincast.errors import DataError, ModelError, ModelFormatError, ParameterError
 from coincast.forecast import walkforward
-from coincast.forecast.calibration import calibrate, walk
+from coincast.forecast.calibration import calibrate_as, walk
 from coincast.forecast.evaluate import Evaluation
 from coincast.forecast.forecast import ForecastSpec, forecast_frame, predict_paths
 from coincast.forecast.metrics import mase_scale
@@ -230,17 +230,8 @@ class Forecaster:
         if val.size:
             paths = walkforward.paths(self.model, self.spec, prep, val, hmax)
             actual = walkforward.actuals(prep, val, hmax, b.test_start)
-        self.intervals, cal = calibrate(
-            p.intervals,
-            prep.price,
-            val,
-            paths,
-            actual,
-            known=b.test_start,
-            alpha=ALPHA,
-            gamma=p.aci_gamma,
-            lam=p.ewma_lambda,
-            clip=p.ewma_clip,
+        self.intervals, cal = calibrate_as(
+            p, prep.price, val, paths, actual, known=b.test_start, alpha=ALPHA
         )
         if b.end <= b.test_start:
             self.intervals.last_var = self.intervals.variance_at(prep.price, last)

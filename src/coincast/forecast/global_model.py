@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from coincast.errors import DataError, ModelError, ModelFormatError, ParameterError
 from coincast.forecast import panel as pn
 from coincast.forecast import walkforward
-from coincast.forecast.calibration import calibrate, walk
+from coincast.forecast.calibration import calibrate_as, walk
 from coincast.forecast.evaluate import DMResult, Evaluation
 from coincast.forecast.forecast import forecast_frame
 from coincast.forecast.forecaster import ALPHA, EVAL_HORIZON, INTERVAL_HORIZON, MAX_DAYS
@@ -195,17 +195,14 @@ class GlobalForecaster:
                 r = ret[np.searchsorted(rows, panel.rows(k, at)), j, :h]  # noqa: B023
                 return p.price[at][:, None] * np.exp(np.cumsum(r, axis=1))  # noqa: B023
 
-            self.intervals[k], cal = calibrate(
-                c.intervals,
+            self.intervals[k], cal = calibrate_as(
+                c,
                 p.price,
                 val,
                 price_paths(val, INTERVAL_HORIZON),
                 walkforward.actuals(p, val, INTERVAL_HORIZON, b.test_start),
                 known=b.test_start,
                 alpha=ALPHA,
-                gamma=c.aci_gamma,
-                lam=c.ewma_lambda,
-                clip=c.ewma_clip,
             )
             last = max(b.end, b.test_start) - 1 if ends.get(k) is not None else len(p.price) - 1
             if test.size:
