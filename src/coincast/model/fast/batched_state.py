@@ -156,9 +156,10 @@ class WorkspacePool:
         assert self.ops is not None and self.fused
         m, _, b, _ = x.shape
         work, grad, loss = self.fused_buffers.get(b) or (torch.empty(0),) * 3
-        if work.shape[0] < m:
+        threads = torch.get_num_threads()
+        if grad.shape[0] < m or work.shape[0] < threads:  # work: one slot per thread
             units = self.sizes[1]
-            work = torch.empty(m, b, self.window, 11 * units)
+            work = torch.empty(threads, b, self.window, 11 * units)
             grad, loss = torch.empty(m, flat.shape[1]), torch.empty(m)
             self.fused_buffers[b] = (work, grad, loss)
         step_size, bc2_sqrt = adam.advance(rows)
@@ -174,7 +175,7 @@ class WorkspacePool:
             x,
             y,
             w,
-            work[:m],
+            work,
             grad[:m],
             loss[:m],
             self.sizes[1],
