@@ -67,8 +67,9 @@ def train_model(
 
     Models without dropout run on the hand-written kernel (``coincast.model.fast.batched``
     with one model, its time loop compiled by ``coincast.model.fast.native``): equal to
-    autograd through ``nn.LSTM`` within float tolerance, about 2x faster for the paper
-    model here (bitcoin, 50 epochs, 1 thread: ~10 s against ~21 s), with no global RNG
+    autograd through ``nn.LSTM`` within float tolerance, about 4x faster for the paper
+    model here (bitcoin, 50 epochs: 4.0 s on 2 threads, ~7 s on 1, against 15.8 s for
+    the plain loop on 1; ``benchmarks/bench_train.py``), with no global RNG
     state, and the same numbers ``train_many`` gives. Models with dropout use
     ``train_reference``.
     """

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import torch
 
-from coincast.model.fast.kernels import LayerWorkspace
+from coincast.model.fast.kernels import INLINE_INPUTS, LayerWorkspace
 from coincast.model.fast.native import native_ops
 from coincast.model.fast.stacked_step import loss_and_grads
 from coincast.model.fast.stacking import FlatParams
@@ -65,8 +65,8 @@ class StackedAdam:
         self.lr = [lr] * m
         self.ops = None if native is False else native_ops()
 
-    def step(self, flat: torch.Tensor, grad: torch.Tensor, rows: slice | torch.Tensor) -> None:
-        """Update the models ``rows`` (a slice: in place on views; indices: gather/scatter)."""
+    def advance(self, rows: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Count one more step for the models ``rows``; their (step size, sqrt(1 - b2^t))."""
         index = range(len(self.steps))[rows] if isinstance(rows, slice) else rows.tolist()
         for i in index:
             self.steps[i] += 1
@@ -75,6 +75,11 @@ class StackedAdam:
             for i in index
         ]
         step_size, bc2_sqrt = torch.tensor(factors, dtype=torch.float32).T.contiguous()
+        return step_size, bc2_sqrt
+
+    def step(self, flat: torch.Tensor, grad: torch.Tensor, rows: slice | torch.Tensor) -> None:
+        """Update the models ``rows`` (a slice: in place on views; indices: gather/scatter)."""
+        step_size, bc2_sqrt = self.advance(rows)
         if self.ops is not None and isinstance(rows, slice):
             # One fused pass (lstm_native.cpp): the same arithmetic, a tenth of the dispatches.
             self.ops.adam(
@@ -104,12 +109,21 @@ class StackedAdam:
 
 class WorkspacePool:
     """Kernel workspaces by (models, batch): one set of buffers per group size; a subset
-    of models (some finished their epoch or stopped) borrows the first rows of it."""
+    of models (some finished their epoch or stopped) borrows the first rows of it.
+
+    A one-layer model with few inputs (the paper preset) trains through the compiled
+    fused step instead (``lstm_step.cpp``: forward, backward and Adam in one call, its
+    threads meeting once a step): ``fused`` says so, and ``train_step`` runs it.
+    """
 
     def __init__(self, window: int, sizes: tuple[int, ...], native: bool | None = None) -> None:
         self.window, self.sizes, self.native = window, sizes, native
         self.base: dict[int, list[LayerWorkspace]] = {}  # by batch size: the widest so far
         self.views: dict[tuple[int, int], list[LayerWorkspace]] = {}
+        ops = None if native is False else native_ops()
+        self.ops = ops if ops is not None and hasattr(ops, "train_step") else None
+        self.fused = self.ops is not None and len(sizes) == 2 and sizes[0] <= INLINE_INPUTS
+        self.fused_buffers: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def get(self, m: int, b: int) -> list[LayerWorkspace]:
         base = self.base.get(b)
@@ -127,6 +141,47 @@ class WorkspacePool:
         if (m, b) not in self.views:
             self.views[(m, b)] = [LayerWorkspace(m, *ws.shape[1:], parent=ws) for ws in base]
         return self.views[(m, b)]
+
+    def train_step(
+        self,
+        adam: StackedAdam,
+        flat: torch.Tensor,
+        rows: slice,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        w: torch.Tensor,
+    ) -> torch.Tensor:
+        """One fused training step (``fused`` must be true) of the models ``rows`` of
+        ``flat`` on x [M, T, B, F], y and w [M, B]; their losses [M] (a reused buffer)."""
+        assert self.ops is not None and self.fused
+        m, _, b, _ = x.shape
+        work, grad, loss = self.fused_buffers.get(b) or (torch.empty(0),) * 3
+        threads = torch.get_num_threads()
+        if grad.shape[0] < m or work.shape[0] < threads:  # work: one slot per thread
+            units = self.sizes[1]
+            work = torch.empty(threads, b, self.window, 11 * units)
+            grad, loss = torch.empty(m, flat.shape[1]), torch.empty(m)
+            self.fused_buffers[b] = (work, grad, loss)
+        step_size, bc2_sqrt = adam.advance(rows)
+        self.ops.train_step(
+            flat[rows],
+            adam.exp_avg[rows],
+            adam.exp_avg_sq[rows],
+            step_size,
+            bc2_sqrt,
+            BETA1,
+            BETA2,
+            ADAM_EPS,
+            x,
+            y,
+            w,
+            work,
+            grad[:m],
+            loss[:m],
+            self.sizes[1],
+            True,
+        )
+        return loss[:m]
 
 
 def pad_stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -180,6 +235,12 @@ def run_steps(
             n_act = len(active)
             if active and active[-1] == g0 + n_act - 1:  # a prefix
                 a1 = g0 + n_act
+                if workspaces.fused:
+                    xj, yj, wj = ep.xe[j, g0:a1], ep.ye[j, g0:a1], ep.we[j, g0:a1]
+                    ep.losses[j, g0:a1] = workspaces.train_step(
+                        adam, stacked.flat, slice(g0, a1), xj, yj, wj
+                    )
+                    continue
                 ws = workspaces.get(n_act, bs)
                 if a1 == g1:
                     sub_params = shared.group_params[g0]
@@ -259,8 +320,12 @@ def step_trial(
         def run(share: list[Group], worker: int) -> None:
             for _ in range(steps):
                 for g0, g1 in share:
+                    pool = pools[threads][worker]
+                    if pool.fused:
+                        pool.train_step(adam, scratch, slice(g0, g1), x[g0:g1], y[g0:g1], w[g0:g1])
+                        continue
                     params = stacked.views(scratch[g0:g1])
-                    ws = pools[threads][worker].get(g1 - g0, b)
+                    ws = pool.get(g1 - g0, b)
                     _, grad = loss_and_grads(params, x[g0:g1], y[g0:g1], w[g0:g1], ws)
                     adam.step(scratch, grad, slice(g0, g1))
 

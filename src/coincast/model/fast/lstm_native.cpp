@@ -3,7 +3,7 @@
 // Why: at the paper model's size (50 units, batch 32) a time step is one small matmul
 // plus element-wise work on ~50k values per model group. From Python that is eight
 // dispatches per step, and PyTorch's CPU sigmoid/tanh run at about one value per
-// nanosecond. Here each step is one register-blocked small GEMM (small_gemm below: at
+// nanosecond. Here each step is one register-blocked small GEMM (small_gemm in lstm_math.h: at
 // these sizes MKL through ATen spends more in per-call setup than in arithmetic) and a
 // single fused, vectorised pass over the gates; the derivative factors the backward pass
 // needs are written in the same pass while the values are in cache. Adam is one fused
@@ -21,114 +21,15 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <initializer_list>
 #include <vector>
+
+#include "lstm_math.h"
 
 namespace {
 
-// A register-blocked matmul for the recurrence's small products ([32, 50] @ [50, 200] and
-// [32, 200] @ [200, 56] for the paper model). Why not at::bmm_out: at these sizes MKL
-// spends more time in dispatch, packing and per-call setup than in arithmetic (measured:
-// ~13 us per forward product here against ~18 us through ATen, and 60 such calls make a
-// training step). Four rows of A times 16 columns of B stay in eight vector registers
-// across the whole inner loop; GCC's vector extension keeps it portable (SSE pairs
-// without AVX). Column tails below 8 run a scalar loop: callers pad those (backward).
-typedef float v8f __attribute__((vector_size(32)));
-inline v8f load8(const float* p) {
-  v8f v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
-
-// C[rows, cols] = A[rows, inner] @ B[inner, cols], row-major, leading dimensions given.
-void small_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc,
-                int64_t rows, int64_t inner, int64_t cols) {
-  constexpr int R = 4;
-  int64_t r = 0;
-  for (; r + R <= rows; r += R) {
-    const float* a0 = A + r * lda;
-    int64_t c = 0;
-    for (; c + 16 <= cols; c += 16) {
-      v8f acc[R][2] = {};
-      for (int64_t k = 0; k < inner; ++k) {
-        const v8f b0 = load8(B + k * ldb + c), b1 = load8(B + k * ldb + c + 8);
-        for (int i = 0; i < R; ++i) {
-          const float a = a0[i * lda + k];
-          acc[i][0] += a * b0;
-          acc[i][1] += a * b1;
-        }
-      }
-      for (int i = 0; i < R; ++i) {
-        store8(C + (r + i) * ldc + c, acc[i][0]);
-        store8(C + (r + i) * ldc + c + 8, acc[i][1]);
-      }
-    }
-    for (; c + 8 <= cols; c += 8) {
-      v8f acc[R] = {};
-      for (int64_t k = 0; k < inner; ++k) {
-        const v8f b0 = load8(B + k * ldb + c);
-        for (int i = 0; i < R; ++i) acc[i] += a0[i * lda + k] * b0;
-      }
-      for (int i = 0; i < R; ++i) store8(C + (r + i) * ldc + c, acc[i]);
-    }
-    for (; c < cols; ++c)
-      for (int i = 0; i < R; ++i) {
-        float s = 0.0f;
-        for (int64_t k = 0; k < inner; ++k) s += a0[i * lda + k] * B[k * ldb + c];
-        C[(r + i) * ldc + c] = s;
-      }
-  }
-  for (; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      float s = 0.0f;
-      for (int64_t k = 0; k < inner; ++k) s += A[r * lda + k] * B[k * ldb + c];
-      C[r * ldc + c] = s;
-    }
-}
-
-// tanh as a rational function, with the single-precision coefficients of Eigen's float
-// tanh (also used by XLA and onnxruntime): a few ulp from tanhf on [-7.9, 7.9], where
-// tanh rounds to +-1 in float. It is plain arithmetic, so GCC vectorises the gate loops
-// without -ffast-math, keeps NaN (a diverged model must show as NaN), and it measured
-// faster than glibc's vectorised expf- or tanhf-based forms.
-inline float tanh_(float x) {
-  constexpr float kClamp = 7.90531110763549805f;
-  x = x > kClamp ? kClamp : (x < -kClamp ? -kClamp : x);  // NaN passes through
-  const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 - 8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
-  return x * p / q;
-}
-
-inline float sigmoid(float z) { return 0.5f + 0.5f * tanh_(0.5f * z); }
-
-struct Arg {
-  const at::Tensor& t;
-  int64_t dim;
-  const char* name;
-};
-
-// Every buffer is read through raw pointers: float32, the expected rank, contiguous.
-void check(std::initializer_list<Arg> args) {
-  for (const Arg& a : args) {
-    TORCH_CHECK(a.t.scalar_type() == at::kFloat, a.name, " must be float32");
-    TORCH_CHECK(a.t.dim() == a.dim, a.name, " must have ", a.dim, " dimensions");
-    TORCH_CHECK(a.t.is_contiguous(), a.name, " must be contiguous");
-  }
-}
+using namespace coincast_lstm;
 
 // Forward over all time steps.
 //   acts    [M, T, B, 4U]  in: input projection + bias; out: activations o, i, f, g
@@ -353,22 +254,10 @@ void adam_step(const at::Tensor& flat, const at::Tensor& grad, const at::Tensor&
   float* vo = exp_avg_sq.data_ptr<float>();
   const float* ss = step_size.data_ptr<float>();
   const float* bc = bc2_sqrt.data_ptr<float>();
-  const float w1 = static_cast<float>(1.0 - beta1), b2 = static_cast<float>(beta2);
-  const float w2 = static_cast<float>(1.0 - beta2), e = static_cast<float>(eps);
+  const AdamConsts k(beta1, beta2, eps);
   at::parallel_for(0, m, 1, [&](int64_t m0, int64_t m1) {
-    for (int64_t i = m0; i < m1; ++i) {
-      const float step = ss[i], inv_bc = bc[i];
-      float *pi = p + i * n, *mi = mo + i * n, *vi = vo + i * n;
-      const float* gi = g + i * n;
-#pragma GCC ivdep
-      for (int64_t k = 0; k < n; ++k) {
-        const float mk = mi[k] + w1 * (gi[k] - mi[k]);
-        const float vk = vi[k] * b2 + w2 * (gi[k] * gi[k]);
-        mi[k] = mk;
-        vi[k] = vk;
-        pi[k] -= mk / (std::sqrt(vk) / inv_bc + e) * step;
-      }
-    }
+    for (int64_t i = m0; i < m1; ++i)
+      adam_update(p + i * n, g + i * n, mo + i * n, vo + i * n, n, ss[i], bc[i], k);
   });
 }
 
