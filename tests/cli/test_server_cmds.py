@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -110,3 +112,31 @@ def test_serve_prints_its_url_and_serves(settings: Settings) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_serve_socket_turns_nagle_off_on_accepted_connections() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it
+    small answers waited ~40 ms for a delayed ACK."""
+    from coincast.cli.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("socket")
+        seen.append(peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handler, sock=sock)
+        port = sock.getsockname()[1]
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0
