@@ -13,6 +13,7 @@ import threading
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 
 from coincast.settings import Settings
 
@@ -33,6 +34,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _failed_ping_is_a_disconnect(context: ExceptionContext) -> None:
+    """A pre-ping that fails for any reason means "open a new connection".
+
+    SQLAlchemy counts only errors it recognises as disconnects; when the server cuts the
+    socket mid-ping, psycopg's restore of ``autocommit`` raises ``ProgrammingError``
+    instead, which would surface as a 500 rather than reconnecting (and then a 503 if
+    the database is really down).
+    """
+    if context.is_pre_ping:
+        context.is_disconnect = True
+
+
 def make_engine(settings: Settings) -> Engine:
     """One engine per database URL per process (engines hold the connection pool)."""
     url = settings.sqlalchemy_url
@@ -45,5 +58,6 @@ def make_engine(settings: Settings) -> Engine:
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
                 engine = create_engine(url, pool_pre_ping=True)
+                event.listen(engine, "handle_error", _failed_ping_is_a_disconnect)
             _engines[url] = engine
         return engine
