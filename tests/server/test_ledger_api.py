@@ -60,3 +60,20 @@ def test_each_user_sees_only_the_forecasts_they_asked_for(
         assert "coin" in missing.json()["error"]["message"]
     with live_server.client() as anon:
         assert anon.get("/ledger", params={"coin": "bitcoin"}).status_code == 401
+
+
+def test_a_memoised_answer_still_reaches_each_new_readers_ledger(
+    live_server: LiveServer, shared_model: None
+) -> None:
+    """The second request is answered from the memo on the event loop; a reader the memo
+    has not seen yet takes the full path, so bob's ledger gets the rows alice's has."""
+    alice, bob = live_server.add_user("alice"), live_server.add_user("bob")
+    url = "/users/alice/models/btc/versions/latest/forecast"
+    with live_server.client(alice) as a, live_server.client(bob) as b:
+        first, repeat = (a.post(url, json={"days": 4}) for _ in range(2))
+        theirs = b.post(url, json={"days": 4})
+        assert first.status_code == repeat.status_code == theirs.status_code == 200
+        assert first.content == repeat.content == theirs.content
+        rows = b.get("/ledger", params={"coin": "bitcoin", "model": "alice/btc"}).json()["rows"]
+        assert [r["horizon"] for r in rows] == [1, 2, 3, 4]
+        assert len(a.get("/ledger", params={"coin": "bitcoin"}).json()["rows"]) == 4

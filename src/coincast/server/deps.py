@@ -92,7 +92,10 @@ def path_error(param: str, value: object) -> str | None:
     return f"Invalid {what} {value!r}: {hint}."
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Every dependency here is ``async``: FastAPI runs a plain ``def`` dependency in its
+    thread pool, and those hops cost more than a cached forecast. The ones that read the
+    database do it through ``Services.read`` (inline on SQLite, pooled otherwise)."""
     services: Services = request.app.state.services
     return services
 
@@ -100,19 +103,19 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def get_registry(services: ServicesDep) -> ModelRegistry:
+async def get_registry(services: ServicesDep) -> ModelRegistry:
     return services.registry
 
 
-def get_users(services: ServicesDep) -> UserStore:
+async def get_users(services: ServicesDep) -> UserStore:
     return services.users
 
 
-def get_jobs(services: ServicesDep) -> JobManager:
+async def get_jobs(services: ServicesDep) -> JobManager:
     return services.jobs
 
 
@@ -127,7 +130,7 @@ _NEED_TOKEN = (
 )
 
 
-def maybe_user(
+async def maybe_user(
     request: Request,
     services: ServicesDep,
     _doc: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -142,14 +145,14 @@ def maybe_user(
                 "The Authorization header must be 'Bearer <token>' (a token from "
                 "`coincast users add NAME`)."
             )
-        user = services.users.authenticate(token)
+        user = await services.read(services.users.authenticate, token)
         if user is None:
             raise AuthError(
                 "The token is not valid (unknown or revoked). Check that you copied it whole, "
                 "or ask for a new one (`coincast users add NAME`)."
             )
         return user
-    if services.local_mode():
+    if await services.read(services.local_mode):
         return LOCAL_USER
     return None
 
@@ -157,7 +160,7 @@ def maybe_user(
 MaybeUserDep = Annotated[str | None, Depends(maybe_user)]
 
 
-def require_user(user: MaybeUserDep) -> str:
+async def require_user(user: MaybeUserDep) -> str:
     if user is None:
         raise AuthError(_NEED_TOKEN)
     return user
@@ -166,7 +169,7 @@ def require_user(user: MaybeUserDep) -> str:
 UserDep = Annotated[str, Depends(require_user)]
 
 
-def owner(user: UserPath, me: UserDep) -> str:
+async def owner(user: UserPath, me: UserDep) -> str:
     """The path's user, when the caller is that user (writes, listings, jobs)."""
     validate_name(user, "user name")
     if me != user:
@@ -180,11 +183,13 @@ def owner(user: UserPath, me: UserDep) -> str:
 OwnerDep = Annotated[str, Depends(owner)]
 
 
-def readable_model(user: UserPath, name: NamePath, me: MaybeUserDep, services: ServicesDep) -> str:
+async def readable_model(
+    user: UserPath, name: NamePath, me: MaybeUserDep, services: ServicesDep
+) -> str:
     """The path's user, when the caller may read model ``name`` (owner or public)."""
     validate_name(user, "user name")
     validate_name(name)
-    if me == user or services.registry.is_public(user, name):
+    if me == user or await services.read(services.registry.is_public, user, name):
         return user
     if me is None:
         raise AuthError(_NEED_TOKEN)

@@ -71,6 +71,14 @@ class CachedModel:
                 self.bodies.popitem(last=False)
         return made
 
+    def ready_body(self, key: tuple[int, int, str], user: str | None) -> bytes | None:
+        """The memoised answer when nothing is left to do for this request: it exists,
+        and the caller (None: anonymous) already had this forecast offered to its ledger."""
+        with self.lock:
+            if user is not None and (key[0], key[1], user) not in self.recorded:
+                return None
+            return self.bodies.get(key)
+
     def forecast(self, token: int, history: pd.DataFrame | None, days: int) -> pd.DataFrame:
         """The forecast from this history (None: the model's own last days); a copy, so
         callers may change it freely."""
@@ -111,11 +119,10 @@ class ModelCache:
         self._lock = threading.Lock()
         self.loads = 0  # how many times stored files were parsed (tests read it)
 
-    def get(
+    def peek(
         self, registry: ModelRegistry, user: str, name: str, version: str
-    ) -> tuple[VersionInfo, CachedModel]:
-        from coincast.forecast.forecaster import Forecaster
-
+    ) -> tuple[VersionInfo, CachedModel | None]:
+        """The version's row, and its entry when loaded and current (None: never loads)."""
         info = registry.info(user, name, version)
         key = (info.user, info.name, info.version)
         with self._lock:
@@ -123,6 +130,17 @@ class ModelCache:
             if hit is not None and hit.etag == info.etag:
                 self._items.move_to_end(key)
                 return info, hit
+        return info, None
+
+    def get(
+        self, registry: ModelRegistry, user: str, name: str, version: str
+    ) -> tuple[VersionInfo, CachedModel]:
+        from coincast.forecast.forecaster import Forecaster
+
+        info, hit = self.peek(registry, user, name, version)
+        if hit is not None:
+            return info, hit
+        key = (info.user, info.name, info.version)
         stored = registry.get(user, name, info.version)
         fc = Forecaster.from_tfjs(stored.model_json, stored.weights)
         entry = CachedModel(stored.info.etag, fc, fc.coin)
@@ -151,17 +169,26 @@ class HistoryCache:
         self._lock = threading.Lock()
         self._tokens = itertools.count(1)
 
+    def cached(self, settings: Settings, coin: str) -> tuple[int, pd.DataFrame | None] | None:
+        """What ``get`` would return when it is cached and current; None: never loads."""
+        return self._hit(coin, _last_date(settings, coin))
+
+    def _hit(self, coin: str, last: object) -> tuple[int, pd.DataFrame | None] | None:
+        with self._lock:
+            hit = self._items.get(coin)
+            if hit is not None and hit[1] == last and time.monotonic() - hit[0] < self.TTL_S:
+                return hit[2], hit[3]
+        return None
+
     def get(self, settings: Settings, coin: str) -> tuple[int, pd.DataFrame | None]:
         """(token of this load, the history or None when the store has none)."""
         from coincast.api import load_history
-        from coincast.data.market.cache import MarketCache
 
-        last = MarketCache(settings).last_date(coin)
+        last = _last_date(settings, coin)
+        hit = self._hit(coin, last)
+        if hit is not None:
+            return hit
         now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(coin)
-            if hit is not None and hit[1] == last and now - hit[0] < self.TTL_S:
-                return hit[2], hit[3]
         try:
             frame: pd.DataFrame | None = load_history(coin, settings)
         except NoDataError:
@@ -172,3 +199,9 @@ class HistoryCache:
             while len(self._items) > _HISTORIES:
                 self._items.popitem(last=False)
         return token, frame
+
+
+def _last_date(settings: Settings, coin: str) -> object:
+    from coincast.data.market.cache import MarketCache
+
+    return MarketCache(settings).last_date(coin)
