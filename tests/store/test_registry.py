@@ -328,3 +328,19 @@ def test_unreachable_database_is_a_store_unavailable_error(settings: Settings) -
         ModelRegistry(broken)
     assert status_for(type(info.value)) == 503
     assert "SELECT" not in str(info.value) and "PRAGMA" not in str(info.value)
+
+
+def test_etag_is_the_rows_own_and_follows_latest(settings: Settings) -> None:
+    registry = ModelRegistry(settings)
+    assert registry.etag("alice", "btc") is None
+    registry.save("alice", "btc", *make_files(1))
+    registry.save("alice", "btc", *make_files(2), parent_version=1)
+    one, two = (registry.info("alice", "btc", v) for v in (1, 2))
+    assert one.etag != two.etag
+    assert registry.etag("alice", "btc") == (2, two.etag)
+    assert registry.etag("alice", "btc", "v1") == (1, one.etag)
+    registry.delete_version("alice", "btc", 2)
+    assert registry.etag("alice", "btc") == (1, one.etag)
+    assert registry.etag("alice", "btc", 2) is None
+    with pytest.raises(ParameterError):
+        registry.etag("alice", "../x")

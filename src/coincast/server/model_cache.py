@@ -121,26 +121,30 @@ class ModelCache:
 
     def peek(
         self, registry: ModelRegistry, user: str, name: str, version: str
-    ) -> tuple[VersionInfo, CachedModel | None]:
-        """The version's row, and its entry when loaded and current (None: never loads)."""
-        info = registry.info(user, name, version)
-        key = (info.user, info.name, info.version)
+    ) -> CachedModel | None:
+        """The version's entry when loaded and current; None otherwise (never loads, and
+        a missing version is None too: ``get`` says why)."""
+        found = registry.etag(user, name, version)
+        return None if found is None else self._current((user, name, found[0]), found[1])
+
+    def _current(self, key: tuple[str, str, int], etag: str) -> CachedModel | None:
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and hit.etag == info.etag:
+            if hit is not None and hit.etag == etag:
                 self._items.move_to_end(key)
-                return info, hit
-        return info, None
+                return hit
+        return None
 
     def get(
         self, registry: ModelRegistry, user: str, name: str, version: str
     ) -> tuple[VersionInfo, CachedModel]:
         from coincast.forecast.forecaster import Forecaster
 
-        info, hit = self.peek(registry, user, name, version)
+        info = registry.info(user, name, version)
+        key = (info.user, info.name, info.version)
+        hit = self._current(key, info.etag)
         if hit is not None:
             return info, hit
-        key = (info.user, info.name, info.version)
         stored = registry.get(user, name, info.version)
         fc = Forecaster.from_tfjs(stored.model_json, stored.weights)
         entry = CachedModel(stored.info.etag, fc, fc.coin)

@@ -209,6 +209,12 @@ class ModelRegistry:
         validate_name(name)
         return self.meta.get_version(user, name, parse_version(version))
 
+    def etag(self, user: str, name: str, version: int | str = "latest") -> tuple[int, str] | None:
+        """(version number, ETag) of a version, None when there is none (no files read)."""
+        validate_name(user, "user name")
+        validate_name(name)
+        return self.meta.get_etag(user, name, parse_version(version))
+
     def list_models(self, user: str) -> list[ModelSummary]:
         return self.meta.list_models(validate_name(user, "user name"))
 

@@ -83,7 +83,7 @@ def _memoised(
 ) -> bytes | None:  # fmt: skip
     """The answer when everything it needs is cached and current; None: never loads."""
     models, histories = _caches(request, services.settings)
-    _info, entry = models.peek(services.registry, user, name, version)
+    entry = models.peek(services.registry, user, name, version)
     if entry is None or not entry.coin:
         return None
     hit = histories.cached(services.settings, entry.coin)
