@@ -18,6 +18,7 @@ from coincast.model.fast.batched import train_many
 from coincast.model.fast.batched_state import StackedAdam
 from coincast.model.fast.native import native_ops, native_status
 from coincast.model.fast.threads import (
+    MORE_THREADS_MARGIN,
     cached_choices,
     choose_threads,
     forget_choices,
@@ -105,15 +106,18 @@ def no_cached_choices() -> Iterator[None]:
 class FakeTrial:
     """trial(n, k) with a scripted duration per thread count, read by a fake clock."""
 
-    def __init__(self, seconds: dict[int, list[float]]) -> None:
+    def __init__(self, seconds: dict[int, list[float]], warmup: float = 0.0) -> None:
         self.seconds = {n: list(ts) for n, ts in seconds.items()}
+        self.warmup = warmup
         self.now = 0.0
         self.calls: list[tuple[int, int]] = []
 
     def __call__(self, n: int, k: int) -> None:
         self.calls.append((n, k))
-        if k > 1:  # timed rounds (warm-ups run one unit and are not timed)
+        if k > 1:  # timed rounds (warm-ups run one unit: they only size the rounds)
             self.now += self.seconds[n].pop(0)
+        else:
+            self.now += self.warmup
 
     def clock(self) -> float:
         return self.now
@@ -127,6 +131,7 @@ class FakeTrial:
         ({1: [1.0, 1.0, 1.0], 2: [0.7, 1.2, 0.8]}, 2),  # 2 threads faster in the median
         ({1: [1.0, 1.0, 1.0], 2: [1.0, 1.0, 1.0]}, 1),  # a tie: the fewest threads
         ({1: [1.0, 3.0, 1.0], 2: [1.1, 0.5, 1.2]}, 1),  # one burst of load decides nothing
+        ({1: [1.0, 1.0, 1.0], 2: [0.95, 0.93, 0.94]}, 1),  # within the margin: fewer threads
     ],
 )
 def test_the_chooser_keeps_the_setting_it_measured_fastest(
@@ -135,8 +140,22 @@ def test_the_chooser_keeps_the_setting_it_measured_fastest(
     trial = FakeTrial(seconds)
     choice = choose_threads(("case", expected, str(seconds)), trial, (2, 1), clock=trial.clock)
     assert choice.threads == expected
-    assert all(choice.seconds[choice.threads] <= s for s in choice.seconds.values())
+    fewer = [n for n in choice.seconds if n < choice.threads]
+    more = [n for n in choice.seconds if n > choice.threads]
+    assert all(choice.seconds[choice.threads] * MORE_THREADS_MARGIN < choice.seconds[n]
+               for n in fewer)  # fmt: skip
+    assert all(choice.seconds[choice.threads] <= choice.seconds[n] * MORE_THREADS_MARGIN
+               for n in more)  # fmt: skip
     assert trial.calls[:2] == [(1, 1), (2, 1)]  # warm-ups first, one unit each
+
+
+@pytest.mark.usefixtures("no_cached_choices")
+def test_samples_of_small_work_are_made_long_enough_to_see_the_load() -> None:
+    trial = FakeTrial({1: [1.0] * 3, 2: [0.5] * 3}, warmup=0.004)  # one unit: 4 ms
+    choice = choose_threads("sized", trial, (1, 2), clock=trial.clock)
+    assert choice.threads == 2
+    timed = {k for _n, k in trial.calls[2:]}
+    assert timed == {13}  # ceil(MIN_TRIAL_S / 4 ms): each sample spans ~50 ms
 
 
 @pytest.mark.usefixtures("no_cached_choices")

@@ -5,7 +5,7 @@ Training at the paper model's size synchronises its threads hundreds of times a 
 so one descheduled thread stalls the others: measured on a busy 2-core machine, two
 threads took 16-65 s where one took 10 s. ``choose_threads`` times the real work (a few
 training steps on scratch copies) with each candidate thread count, in alternating
-rounds, and keeps the one with the lowest median; one thread is the tie-break. The
+rounds, and keeps the one with the lowest median, more threads only by a clear margin. The
 choice is cached per process and per shape of work, so it costs a few dozen steps once.
 
 The chooser cannot see load that arrives later; a caller who knows better passes
@@ -14,6 +14,7 @@ The chooser cannot see load that arrives later; a caller who knows better passes
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -63,8 +64,10 @@ def choose_threads(
 
     ``trial(n, k)`` does k units of the work with n threads (it sets them itself; torch's
     count is restored afterwards). A one-unit warm-up per candidate is not timed
-    (first-call allocations). Candidates alternate within each round, so a burst of load
-    from another process falls on all of them alike. Ties go to the fewest threads.
+    (first-call allocations); its time sets ``steps`` so that a sample lasts at least
+    ``MIN_TRIAL_S``. Candidates alternate within each round, so a burst of load from
+    another process falls on all of them alike. More threads are chosen only when their
+    median is ``MORE_THREADS_MARGIN`` times better; ties go to the fewest threads.
     Once a round leaves one candidate ahead by more than ``DECISIVE`` in every round so
     far, the rest are skipped: on a busy machine the slow candidate is the expensive one
     to keep timing, and the calibration must stay a small part of a training run.
@@ -79,8 +82,13 @@ def choose_threads(
     times: dict[int, list[float]] = {n: [] for n in options}
     before = torch.get_num_threads()
     try:
+        warm = []
         for n in options:
+            t0 = clock()
             trial(n, 1)
+            warm.append(clock() - t0)
+        if min(warm) > 0:  # long enough to span several of the scheduler's time slices
+            steps = max(steps, math.ceil(MIN_TRIAL_S / min(warm)))
         for r in range(rounds):
             # Alternate the order too, so neither candidate always runs right after the other.
             for n in options if r % 2 == 0 else options[::-1]:
@@ -92,7 +100,10 @@ def choose_threads(
     finally:
         torch.set_num_threads(before)
     seconds = {n: statistics.median(ts) for n, ts in times.items()}
-    best = min(options, key=lambda n: (seconds[n], n))
+    best = options[0]
+    for n in options[1:]:
+        if seconds[n] * MORE_THREADS_MARGIN < seconds[best]:
+            best = n
     choice = ThreadChoice(best, seconds)
     with _lock:
         _choices[key] = choice
@@ -100,6 +111,14 @@ def choose_threads(
 
 
 DECISIVE = 1.25  # a candidate this much slower in every round so far is not timed again
+# More threads must win by this much. The calibration is a few short samples and the run
+# is long; on a busy machine a lucky sample made 2 threads look faster in one benchmark
+# round in three, and then the whole run took 1.9x as long as on 1 thread. A true win
+# (1.5x on this 2-core machine when quiet) clears the margin easily.
+MORE_THREADS_MARGIN = 1.1
+# Each timed sample lasts at least this long (steps are added for small work): 4 steps of
+# the paper model took ~4 ms, about one time slice, so a sample could miss the load.
+MIN_TRIAL_S = 0.05
 
 
 def _decided(times: dict[int, list[float]]) -> bool:
