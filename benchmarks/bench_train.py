@@ -382,8 +382,10 @@ def bench_threads(x: torch.Tensor, y: torch.Tensor) -> None:
         try:
             times: dict[str, list[float]] = {"1 thread": [], f"{n} threads": [], "default": []}
             chosen: list[int] = []
-            for _ in range(ROUNDS):
-                for name in times:
+            names = list(times)
+            for r in range(ROUNDS):
+                # rotate the order: no variant always runs right after another
+                for name in names[r % len(names) :] + names[: r % len(names)]:
                     forget_choices()  # the default measures afresh under this load
                     torch.set_num_threads(n)
                     model = paper_model(42)
