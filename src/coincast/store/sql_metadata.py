@@ -24,6 +24,7 @@ from sqlalchemy import (
     Engine,
     ForeignKeyConstraint,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -163,14 +164,7 @@ class SqlMetadataStore:
             )
 
     def get_version(self, user: str, name: str, version: int | None) -> VersionInfo:
-        v = model_versions_table
-        query = select(v).where(v.c.user == user, v.c.name == name)
-        if version is None:
-            query = query.order_by(v.c.version.desc()).limit(1)
-        else:
-            query = query.where(v.c.version == version)
-        with self._db() as conn:
-            row = conn.execute(query).first()
+        row = self._version_row(select(model_versions_table), user, name, version)
         if row is None:
             raise _not_found(user, name, version)
         return _row_to_info(row)
@@ -179,14 +173,19 @@ class SqlMetadataStore:
         """(version, etag) only: a cache's "is mine still current?" without parsing the
         row's metrics JSON (a fifth of get_version's cost on a cached forecast)."""
         v = model_versions_table
-        query = select(v.c.version, v.c.etag).where(v.c.user == user, v.c.name == name)
+        row = self._version_row(select(v.c.version, v.c.etag), user, name, version)
+        return None if row is None else (int(row.version), str(row.etag))
+
+    def _version_row(self, query: Select[Any], user: str, name: str, version: int | None) -> Any:
+        """The first row of ``query`` for one version (None: the newest), or None."""
+        v = model_versions_table
+        query = query.where(v.c.user == user, v.c.name == name)
         if version is None:
             query = query.order_by(v.c.version.desc()).limit(1)
         else:
             query = query.where(v.c.version == version)
         with self._db() as conn:
-            row = conn.execute(query).first()
-        return None if row is None else (int(row.version), str(row.etag))
+            return conn.execute(query).first()
 
     def list_versions(self, user: str, name: str) -> list[VersionInfo]:
         v = model_versions_table
