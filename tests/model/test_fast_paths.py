@@ -172,7 +172,8 @@ def test_a_decisive_first_round_ends_the_calibration_and_the_choice_is_cached() 
 @pytest.mark.usefixtures("no_cached_choices")
 def test_the_default_choice_trains_the_same_model_and_restores_threads() -> None:
     """threads=None measures 1 vs torch's count on scratch copies: the models' weights
-    are those of a fixed-thread run, and the chosen setting was the faster measured."""
+    are those of a fixed-thread run, and the choice follows the rule (more threads only
+    by the margin)."""
     cfg = ModelConfig(n_features=2, units=(8,))
     data = [windows(90, 10, 2, seed=k) for k in range(3)]
     sets = [(x, y, None, None) for x, y in data]
@@ -187,4 +188,5 @@ def test_the_default_choice_trains_the_same_model_and_restores_threads() -> None
         assert max_diff(a, b) < 1e-6
     (choice,) = cached_choices().values()
     assert set(choice.seconds) == {1, 2}
-    assert choice.seconds[choice.threads] == min(choice.seconds.values())
+    one, two = choice.seconds[1], choice.seconds[2]
+    assert choice.threads == (2 if two * MORE_THREADS_MARGIN < one else 1)
