@@ -409,6 +409,8 @@ def bench_threads(x: torch.Tensor, y: torch.Tensor) -> None:
             f"({med['default'] / med['1 thread']:.2f}x"
             + ("; aim <= 1x when loaded)" if label == "loaded" else ")")
         )
+        rounds = " | ".join(f"{k} " + "/".join(f"{t:.1f}" for t in v) for k, v in times.items())
+        print(f"          rounds (s): {rounds}")
 
 
 def bench_fit() -> None:
