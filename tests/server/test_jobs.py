@@ -128,7 +128,9 @@ def _python_forecast(settings: Settings, served: dict[str, Any], days: int) -> d
 
 def test_cancel_stops_a_job_and_saves_nothing(server: LiveServer) -> None:
     with server.client() as c:
-        body = {"coin": COIN, "name": "long", "params": {**SMALL, "epochs": 1000}}
+        # patience 0: the job never stops early, so only the cancel ends it before 1000
+        params = {**SMALL, "epochs": 1000, "patience": 0}
+        body = {"coin": COIN, "name": "long", "params": params}
         job = c.post(JOBS, json=body).json()
         for event, _data in job_events(c, job["id"]):
             if event == "epoch":
