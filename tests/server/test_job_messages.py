@@ -63,15 +63,20 @@ def test_a_job_without_a_preset_trains_the_librarys_default(
     assert final["result"]["preset"] == DEFAULT_PRESET
 
 
-def test_patience_0_trains_every_epoch(server: LiveServer) -> None:  # noqa: F811
+@pytest.mark.parametrize("preset", ["paper", "shrunk"])  # shrunk has a patience of its own
+def test_patience_0_trains_every_epoch(server: LiveServer, preset: str) -> None:  # noqa: F811
     # lr 1 makes the validation loss jump about: any patience would stop this run early.
-    params = {**TINY, "epochs": 8, "lr": 1.0, "dropout": 0.0}
+    params = {**TINY, "epochs": 40, "lr": 1.0, "dropout": 0.0}
     with server.client() as c:
         never, final = _run(
-            c, {"coin": COIN, "name": "p0", "preset": "paper", "params": {**params, "patience": 0}}
+            c, {"coin": COIN, "name": "p0", "preset": preset, "params": {**params, "patience": 0}}
         )
         assert final["status"] == "succeeded", final
-        assert len(never) == 8 and final["note"] is None
+        assert len(never) == 40 and final["note"] is None
+        early, _ = _run(
+            c, {"coin": COIN, "name": "p1", "preset": preset, "params": {**params, "patience": 1}}
+        )
+        assert len(early) < 40  # this run can stop early: 0 is what kept it going
 
 
 def test_insufficient_history_is_told_in_the_pages_words(server: LiveServer) -> None:  # noqa: F811

@@ -149,7 +149,7 @@ class Forecaster:
             epochs=p.epochs,
             batch_size=p.batch_size,
             lr=p.lr,
-            patience=p.patience if has_val else None,
+            patience=(p.patience or None) if has_val else None,  # 0: never stop early
             lr_decay_patience=p.lr_decay_patience,
             seed=p.seed,
         )

@@ -39,6 +39,9 @@ class Preset:
     epochs: int = 50
     batch_size: int = 32
     lr: float = 1e-3
+    # 0 or None: never stop early. 0 is how an override says it: None means "keep the
+    # preset's" there (with_overrides drops it), so the form's and API's "0 = never"
+    # arrives as 0.
     patience: int | None = None
     lr_decay_patience: int | None = None
     val_frac: float = 0.1
