@@ -163,8 +163,6 @@ def train_and_save(
     overrides = spec.params.model_dump(exclude_none=True)
     if "units" in overrides:
         overrides["units"] = tuple(overrides["units"])
-    # patience 0 (the form's "never stop early") goes through as 0: None would mean "keep
-    # the preset's", which is how 0 used to be lost
     history = load_history(spec.coin, settings)
     if spec.parent_version is not None:
         # Only the training schedule may change: the network and its inputs are fixed.

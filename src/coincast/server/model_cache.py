@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -167,7 +168,7 @@ class HistoryCache:
     TTL_S = 60.0
 
     def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[float, object, int, pd.DataFrame | None]] = (
+        self._items: OrderedDict[str, tuple[float, date | None, int, pd.DataFrame | None]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
@@ -177,7 +178,7 @@ class HistoryCache:
         """What ``get`` would return when it is cached and current; None: never loads."""
         return self._hit(coin, _last_date(settings, coin))
 
-    def _hit(self, coin: str, last: object) -> tuple[int, pd.DataFrame | None] | None:
+    def _hit(self, coin: str, last: date | None) -> tuple[int, pd.DataFrame | None] | None:
         with self._lock:
             hit = self._items.get(coin)
             if hit is not None and hit[1] == last and time.monotonic() - hit[0] < self.TTL_S:
@@ -205,7 +206,7 @@ class HistoryCache:
         return token, frame
 
 
-def _last_date(settings: Settings, coin: str) -> object:
+def _last_date(settings: Settings, coin: str) -> date | None:
     from coincast.data.market.cache import MarketCache
 
     return MarketCache(settings).last_date(coin)
