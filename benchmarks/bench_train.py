@@ -64,6 +64,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # what a user waits for, and scaling a 5-epoch run to 50 multiplied it by ten (under load
 # that alone made the default look 15 % slower than 1 thread).
 THREAD_EPOCHS = int(os.environ.get("BENCH_THREAD_EPOCHS", "50"))
+LOADED_AIM = "; aim <= 1x when loaded; anchor: 2 threads took 16-65 s where 1 took 10 s)"
 # What Forecaster.finish spends its time in (cProfile cumulative times of these functions).
 FIT_STEPS = {"_fit_shrink", "_calibrate_and_evaluate", "calibrate", "walk", "paths", "score",
              "garch_t", "band", "fit_garch", "baselines"}  # fmt: skip
@@ -406,8 +407,7 @@ def bench_threads(x: torch.Tensor, y: torch.Tensor) -> None:
             f"{med[f'{n} threads']:.2f} s | default {med['default']:.2f} s (chose "
             f"{'/'.join(str(c) for c in chosen)} thread(s)) -> threads under load: default "
             f"{med['default']:.2f} s vs 1 thread {med['1 thread']:.2f} s "
-            f"({med['default'] / med['1 thread']:.2f}x"
-            + ("; aim <= 1x when loaded)" if label == "loaded" else ")")
+            f"({med['default'] / med['1 thread']:.2f}x" + (LOADED_AIM if label == "loaded" else ")")
         )
         rounds = " | ".join(f"{k} " + "/".join(f"{t:.1f}" for t in v) for k, v in times.items())
         print(f"          rounds (s): {rounds}")
